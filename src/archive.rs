@@ -1,0 +1,263 @@
+//! The one handle the API calls: execute a command, read entities.
+//!
+//! `execute` is the write path in one screen: validate, load, decide, append (with the version
+//! that was decided on), answer with the new state, its version and the position written.
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::events::Event;
+use crate::domain::{self, Article, ArticleCommand, ArticleId, Author, AuthorId, Command, Meta};
+use crate::store::{self, AppendRequest, Claim, ExpectedVersion, ProposedEvent, RecordedEvent, Store};
+use crate::{Error, Position, Result};
+
+/// How many times a write whose caller gave no expected version is retried after losing a
+/// race with another writer on the same stream.
+const RETRIES: usize = 8;
+
+/// Options of a write.
+#[derive(Clone, Debug, Default)]
+pub struct WriteOptions {
+    /// The stream version the caller based the command on; a mismatch is a CONFLICT.
+    pub expected_version: Option<u64>,
+    /// When the change took effect (imports of old content); default: when recorded.
+    pub effective_at: Option<DateTime<Utc>>,
+    /// Makes retries safe.
+    pub idempotency_key: Option<String>,
+}
+
+/// An entity's state after a write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Entity {
+    /// An article.
+    Article(Box<Article>),
+    /// An author.
+    Author(Author),
+}
+
+/// The answer to a write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Written {
+    /// The new state.
+    pub entity: Entity,
+    /// The stream's version after the write.
+    pub version: u64,
+    /// The position of the last event written: read at least this to see the write.
+    pub position: Position,
+    /// True when an idempotency key made this a replay of an earlier write.
+    pub replayed: bool,
+}
+
+/// The archive: the log and, later, everything derived from it.
+#[derive(Clone)]
+pub struct Archive {
+    store: Store,
+}
+
+impl Archive {
+    /// An archive over an opened store.
+    pub fn new(store: Store) -> Archive {
+        Archive { store }
+    }
+
+    /// The log.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Validates, decides and appends a command on behalf of `actor`.
+    pub async fn execute(
+        &self,
+        actor: Option<&str>,
+        command: Command,
+        options: WriteOptions,
+    ) -> Result<Written> {
+        command.validate()?;
+        let fingerprint = fingerprint(&command, &options);
+        if let Some(key) = &options.idempotency_key
+            && let Some(written) = self.replay(key, &fingerprint)?
+        {
+            return Ok(written);
+        }
+        let correlation_id = ulid::Ulid::new().to_string();
+        let stream = command.stream();
+        for _ in 0..RETRIES {
+            let (version, events, claims) = self.decide(&command)?;
+            if let Some(expected) = options.expected_version
+                && expected != version
+            {
+                return Err(store::Error::WrongVersion {
+                    stream,
+                    expected: ExpectedVersion::Exact(expected),
+                    actual: version,
+                }
+                .into());
+            }
+            let request = AppendRequest {
+                stream: stream.clone(),
+                expected: if version == 0 {
+                    ExpectedVersion::NoStream
+                } else {
+                    ExpectedVersion::Exact(version)
+                },
+                events: events
+                    .iter()
+                    .map(|e| ProposedEvent {
+                        event_type: e.event_type().to_owned(),
+                        schema_version: e.schema_version(),
+                        payload: e.to_payload(),
+                        effective_at: options.effective_at,
+                    })
+                    .collect(),
+                idempotency_key: options.idempotency_key.clone(),
+                fingerprint: Some(fingerprint),
+                actor: actor.map(str::to_owned),
+                correlation_id: Some(correlation_id.clone()),
+                claims,
+            };
+            match self.store.append_async(request).await {
+                Ok(appended) => return self.written(&stream, appended.last_position, appended.deduplicated),
+                // Someone else wrote to the stream between our read and our append: decide again
+                // on the new state, unless the caller pinned the version.
+                Err(store::Error::WrongVersion { .. }) if options.expected_version.is_none() => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(domain::Rejection::Conflict(format!("stream {stream} is changing too fast; try again")).into())
+    }
+
+    /// Loads state, decides, and works out the claims of the events.
+    fn decide(&self, command: &Command) -> Result<(u64, Vec<Event>, Vec<Claim>)> {
+        let (version, mut events) = match command {
+            Command::Article(id, cmd) => {
+                let (version, state) = self.article_state(*id)?;
+                let author = match command.referenced_author() {
+                    Some(author_id) => self.author_state(author_id)?.1,
+                    None => None,
+                };
+                (version, domain::article::decide(state.as_ref(), *id, cmd, author.as_ref())?)
+            }
+            Command::Author(id, cmd) => {
+                let (version, state) = self.author_state(*id)?;
+                (version, domain::author::decide(state.as_ref(), *id, cmd)?)
+            }
+        };
+        // A slug derived from the headline gets a numeric suffix when taken; a slug the editor
+        // chose is theirs or a CONFLICT.
+        if let Command::Article(_, ArticleCommand::Draft { slug: None, .. }) = command
+            && let Some(Event::ArticleDrafted(draft)) = events.first_mut()
+        {
+            draft.slug = self.free_slug(&draft.slug)?;
+        }
+        let claims = events
+            .iter()
+            .flat_map(Event::claims)
+            .map(|(namespace, value)| Claim { namespace: namespace.to_owned(), value })
+            .collect();
+        Ok((version, events, claims))
+    }
+
+    fn free_slug(&self, base: &str) -> Result<String> {
+        let reader = self.store.reader()?;
+        let mut candidate = base.to_owned();
+        for n in 2.. {
+            if reader.claim_holder("slug", &candidate)?.is_none() {
+                break;
+            }
+            candidate = format!("{base}-{n}");
+        }
+        Ok(candidate)
+    }
+
+    /// Answers a repeated idempotency key from what the first write did.
+    fn replay(&self, key: &str, fingerprint: &store::Hash) -> Result<Option<Written>> {
+        let reader = self.store.reader()?;
+        match reader.idempotency(key)? {
+            None => Ok(None),
+            Some((seen, _, last)) if seen == *fingerprint => {
+                let stream = reader.event(last)?.stream;
+                self.written(&stream, last, true).map(Some)
+            }
+            Some(_) => Err(store::Error::IdempotencyMismatch { key: key.to_owned() }.into()),
+        }
+    }
+
+    fn written(&self, stream: &str, position: Position, replayed: bool) -> Result<Written> {
+        let events = self.stream_until(stream, position)?;
+        let entity = match domain::StreamKind::parse(stream) {
+            Some(domain::StreamKind::Article(id)) => {
+                fold_article(id, &events).map(|a| Entity::Article(Box::new(a)))
+            }
+            Some(domain::StreamKind::Author(id)) => fold_author(id, &events).map(Entity::Author),
+            None => None,
+        };
+        let entity = entity.ok_or_else(|| Error::BadInput(format!("stream {stream} holds no entity")))?;
+        let version = match &entity {
+            Entity::Article(a) => a.version,
+            Entity::Author(a) => a.version,
+        };
+        Ok(Written { entity, version, position, replayed })
+    }
+
+    /// A stream's events up to `position`, decoded.
+    fn stream_until(&self, stream: &str, position: Position) -> Result<Vec<(Event, Meta)>> {
+        let reader = self.store.reader()?;
+        let mut out = Vec::new();
+        for p in reader.stream_positions(stream, 1)? {
+            let p = p?;
+            if p > position {
+                break;
+            }
+            out.push(decode(&reader.event(p)?)?);
+        }
+        Ok(out)
+    }
+
+    /// An article's current state and stream version.
+    pub fn article_state(&self, id: ArticleId) -> Result<(u64, Option<Article>)> {
+        let events = self.stream_until(&id.stream(), Position(u64::MAX))?;
+        Ok((events.len() as u64, fold_article(id, &events)))
+    }
+
+    /// An author's current state and stream version.
+    pub fn author_state(&self, id: AuthorId) -> Result<(u64, Option<Author>)> {
+        let events = self.stream_until(&id.stream(), Position(u64::MAX))?;
+        Ok((events.len() as u64, fold_author(id, &events)))
+    }
+}
+
+fn fold_article(id: ArticleId, events: &[(Event, Meta)]) -> Option<Article> {
+    Article::fold(id, events.iter().map(|(e, m)| (e, *m)))
+}
+
+fn fold_author(id: AuthorId, events: &[(Event, Meta)]) -> Option<Author> {
+    Author::fold(id, events.iter().map(|(e, m)| (e, *m)))
+}
+
+/// Reads a stored event as a domain event with the envelope facts a fold needs.
+pub fn decode(event: &RecordedEvent) -> Result<(Event, Meta)> {
+    let decoded = Event::decode(&event.event_type, event.schema_version, &event.payload)
+        .map_err(|source| Error::Decode { position: event.position, source })?;
+    Ok((decoded, Meta { version: event.version, effective_at: event.effective_at }))
+}
+
+/// What "the same request" means for an idempotency key: the command and its options, but not
+/// the id a creating command was given (a retry of a create gets a fresh id before it is sent).
+fn fingerprint(command: &Command, options: &WriteOptions) -> store::Hash {
+    let mut hasher = blake3::Hasher::new();
+    let body = match command {
+        Command::Article(id, c) => {
+            let target = if command.creates() { String::new() } else { id.to_string() };
+            serde_json::json!({ "article": target, "command": c })
+        }
+        Command::Author(id, c) => {
+            let target = if command.creates() { String::new() } else { id.to_string() };
+            serde_json::json!({ "author": target, "command": c })
+        }
+    };
+    hasher.update(body.to_string().as_bytes());
+    hasher.update(
+        format!("{:?}|{:?}", options.expected_version, options.effective_at.map(|t| t.timestamp_micros()))
+            .as_bytes(),
+    );
+    *hasher.finalize().as_bytes()
+}

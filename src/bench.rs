@@ -1,0 +1,140 @@
+//! Measurements an operator can run on their own disk: durable append rate, and the disk's own
+//! sync rate measured the same way (the limit group commit works against).
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::domain::AuthorId;
+use crate::domain::events::{AuthorRegistered, AuthorRenamed, Event};
+use crate::store::{AppendRequest, ExpectedVersion, ProposedEvent, Store};
+
+/// What a timed run measured.
+#[derive(Clone, Debug)]
+pub struct Rate {
+    /// Operations completed.
+    pub ops: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// Median latency of one operation.
+    pub p50: Duration,
+    /// 99th percentile latency.
+    pub p99: Duration,
+}
+
+impl Rate {
+    /// Operations per second.
+    pub fn per_second(&self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    fn from_latencies(mut latencies: Vec<Duration>, elapsed: Duration) -> Rate {
+        latencies.sort_unstable();
+        let at = |q: f64| {
+            latencies
+                .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or_default()
+        };
+        Rate { ops: latencies.len() as u64, elapsed, p50: at(0.50), p99: at(0.99) }
+    }
+}
+
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ops in {:.2}s = {:.0}/s (p50 {:.2} ms, p99 {:.2} ms)",
+            self.ops,
+            self.elapsed.as_secs_f64(),
+            self.per_second(),
+            self.p50.as_secs_f64() * 1e3,
+            self.p99.as_secs_f64() * 1e3
+        )
+    }
+}
+
+/// Durable appends of one small event each, from `writers` threads, each on its own author
+/// stream, for `duration` (or forever when `duration` is `None`). With `acks`, every
+/// acknowledged position is printed to standard output as `ack <position>` the moment the
+/// append returns: what the crash test checks after killing the process.
+pub fn append(store: &Store, writers: usize, duration: Option<Duration>, acks: bool) -> crate::Result<Rate> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let results: Vec<crate::Result<Vec<Duration>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..writers.max(1))
+            .map(|w| {
+                let stop = stop.clone();
+                scope.spawn(move || {
+                    let id = AuthorId::generate();
+                    let mut latencies = Vec::new();
+                    let mut version = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        if duration.is_some_and(|d| started.elapsed() >= d) {
+                            break;
+                        }
+                        let event = if version == 0 {
+                            Event::AuthorRegistered(AuthorRegistered {
+                                name: format!("Writer {w}"),
+                                bio: None,
+                            })
+                        } else {
+                            Event::AuthorRenamed(AuthorRenamed { name: format!("Writer {w} #{version}") })
+                        };
+                        let request = AppendRequest::new(
+                            id.stream(),
+                            ExpectedVersion::Exact(version),
+                            vec![ProposedEvent {
+                                event_type: event.event_type().into(),
+                                schema_version: event.schema_version(),
+                                payload: event.to_payload(),
+                                effective_at: None,
+                            }],
+                        );
+                        let t = Instant::now();
+                        let appended = store.append(request)?;
+                        latencies.push(t.elapsed());
+                        version = appended.version;
+                        if acks {
+                            let mut out = std::io::stdout().lock();
+                            writeln!(out, "ack {}", appended.last_position)
+                                .map_err(crate::store::Error::from)?;
+                            out.flush().map_err(crate::store::Error::from)?;
+                        }
+                    }
+                    Ok(latencies)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("bench writer thread panicked")).collect()
+    });
+    let elapsed = started.elapsed();
+    let mut all = Vec::new();
+    for r in results {
+        all.extend(r?);
+    }
+    Ok(Rate::from_latencies(all, elapsed))
+}
+
+/// The disk's own durable write rate: a small record written and `fdatasync`ed, repeatedly, in
+/// a file under `dir`, for `duration`. One LMDB commit costs two such syncs.
+pub fn sync(dir: &Path, duration: Duration) -> std::io::Result<Rate> {
+    let path = dir.join(format!("morgue-sync-bench-{}", std::process::id()));
+    let mut file = OpenOptions::new().create(true).truncate(true).write(true).open(&path)?;
+    let record = [0x5au8; 64];
+    let mut latencies = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < duration {
+        let t = Instant::now();
+        file.write_all(&record)?;
+        file.sync_data()?;
+        latencies.push(t.elapsed());
+    }
+    let elapsed = started.elapsed();
+    drop(file);
+    std::fs::remove_file(&path)?;
+    Ok(Rate::from_latencies(latencies, elapsed))
+}

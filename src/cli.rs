@@ -1,0 +1,206 @@
+//! The command line: clap commands, turned into a validated configuration before anything runs.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::store::{self, Store, StoreOptions};
+
+/// morgue: a newsroom's archive. Every article, revision, correction and byline is kept
+/// forever as an event in an append-only log; everything else is derived from it.
+#[derive(Debug, Parser)]
+#[command(name = "morgue", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Commands,
+}
+
+/// Where the data lives and how the log is opened; shared by every command.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// The data directory (the log lives in its `log/` folder).
+    #[arg(long, env = "MORGUE_DATA", default_value = "./morgue-data")]
+    pub data: PathBuf,
+    /// LMDB map size in bytes: the most the log can ever hold. Address space, not disk: the
+    /// file grows only as it fills.
+    #[arg(long, env = "MORGUE_MAP_SIZE", default_value_t = store::DEFAULT_MAP_SIZE)]
+    pub map_size: usize,
+}
+
+impl DataArgs {
+    /// The log's directory.
+    pub fn log_dir(&self) -> PathBuf {
+        self.data.join("log")
+    }
+
+    /// Opens the log.
+    pub fn open_store(&self) -> anyhow::Result<Store> {
+        Store::open(self.log_dir(), StoreOptions { map_size: self.map_size })
+            .with_context(|| format!("opening the log in {}", self.log_dir().display()))
+    }
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Commands {
+    /// Open the archive and keep it open until Ctrl-C or SIGTERM.
+    Serve {
+        #[command(flatten)]
+        /// Data directory.
+        data: DataArgs,
+    },
+    /// Walk the whole log and check positions, versions, instants, checksums and the hash
+    /// chain. Exits 0 when intact; otherwise names the first bad position and exits 1.
+    Verify {
+        #[command(flatten)]
+        /// Data directory.
+        data: DataArgs,
+    },
+    /// Print the log's head position and size.
+    Stats {
+        #[command(flatten)]
+        /// Data directory.
+        data: DataArgs,
+    },
+    /// Measure this machine: durable appends and the disk's own sync rate.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// Measurements.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Durable appends of one small event per transaction from N concurrent writers.
+    ///
+    /// Example: `morgue bench append --writers 32 --seconds 5 --data /tmp/bench`
+    Append {
+        #[command(flatten)]
+        /// Data directory (use a scratch one: the bench writes real events).
+        data: DataArgs,
+        /// Concurrent writers, each on its own stream.
+        #[arg(long, default_value_t = 1)]
+        writers: usize,
+        /// How long to run; 0 runs until killed.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Print `ack <position>` for every acknowledged append (used by the crash test).
+        #[arg(long)]
+        print_acks: bool,
+    },
+    /// The disk's own rate of small durable writes (write + fdatasync), the limit line.
+    Sync {
+        /// Directory on the disk to measure.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// How long to run.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    init_tracing();
+    match cli.command {
+        Commands::Serve { data } => {
+            let store = data.open_store()?;
+            tracing::info!(head = %store.head(), data = %data.data.display(), "archive open; press Ctrl-C to stop");
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(shutdown_signal());
+            tracing::info!("stopping");
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::Verify { data } => {
+            let store = data.open_store()?;
+            let head = store.head();
+            let bar = progress_bar(head.get(), "verifying");
+            let report = store::verify(&store.reader()?, |p| bar.set_position(p.get()))?;
+            bar.finish_and_clear();
+            match &report.problem {
+                None => {
+                    println!(
+                        "ok: {} events in {} streams, head {}, chain head {}",
+                        report.events,
+                        report.streams,
+                        report.head,
+                        hex(&report.head_hash)
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(problem) => {
+                    println!(
+                        "BAD at position {}: {} ({} events before it are intact)",
+                        problem.position, problem.reason, report.events
+                    );
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Commands::Stats { data } => {
+            let store = data.open_store()?;
+            let size = store.env().real_disk_size()?;
+            println!("head position: {}", store.head());
+            println!("log size on disk: {size} bytes");
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::Bench(BenchCommand::Append { data, writers, seconds, print_acks }) => {
+            let store = data.open_store()?;
+            let duration = (seconds > 0).then(|| Duration::from_secs(seconds));
+            let rate = crate::bench::append(&store, writers, duration, print_acks)?;
+            eprintln!("durable append, {writers} writer(s): {rate}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::Bench(BenchCommand::Sync { dir, seconds }) => {
+            let rate = crate::bench::sync(&dir, Duration::from_secs(seconds))?;
+            eprintln!("disk sync (64-byte write + fdatasync): {rate}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MORGUE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+/// A progress bar on standard error that hides itself when that is not a terminal.
+pub fn progress_bar(len: u64, message: &'static str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} ({per_sec}, {eta} left)")
+            .expect("the template is valid"),
+    );
+    bar.set_message(message);
+    bar
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,264 @@
+//! An article: fold and decide.
+
+use chrono::{DateTime, Utc};
+
+use super::author::Author;
+use super::commands::{ArticleCommand, slugify};
+use super::events::*;
+use super::ids::{ArticleId, AuthorId};
+use super::{Meta, Rejection};
+
+/// Where an article is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum ArticleStatus {
+    /// Written, not public.
+    Draft,
+    /// Public.
+    Published,
+    /// Withdrawn; kept, marked, never public again.
+    Retracted,
+}
+
+/// An author's credit on an article.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Byline {
+    /// The author.
+    pub author_id: AuthorId,
+    /// Their role.
+    pub role: Option<String>,
+}
+
+/// A correction as appended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Correction {
+    /// The text.
+    pub text: String,
+    /// When it took effect.
+    pub effective_at: DateTime<Utc>,
+}
+
+/// An article as of some point of its stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Article {
+    /// Id.
+    pub id: ArticleId,
+    /// URL name.
+    pub slug: String,
+    /// Headline.
+    pub headline: String,
+    /// Summary.
+    pub summary: Option<String>,
+    /// Body.
+    pub body: String,
+    /// Section.
+    pub section: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Language.
+    pub language: Option<String>,
+    /// Status.
+    pub status: ArticleStatus,
+    /// Credits, in the order they were added.
+    pub bylines: Vec<Byline>,
+    /// Corrections, oldest first.
+    pub corrections: Vec<Correction>,
+    /// When it was first published.
+    pub first_published_at: Option<DateTime<Utc>>,
+    /// When it was last published.
+    pub published_at: Option<DateTime<Utc>>,
+    /// Why it was retracted.
+    pub retraction_reason: Option<String>,
+    /// When it was drafted.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Stream version folded so far.
+    pub version: u64,
+}
+
+impl Article {
+    /// Applies one event (`None`: before the draft). Events that do not concern articles, or
+    /// arrive before the draft, leave the state as it is.
+    pub fn apply(state: Option<Article>, id: ArticleId, event: &Event, meta: Meta) -> Option<Article> {
+        let mut a = match (state, event) {
+            (None, Event::ArticleDrafted(d)) => Article {
+                id,
+                slug: d.slug.clone(),
+                headline: d.headline.clone(),
+                summary: d.summary.clone(),
+                body: d.body.clone(),
+                section: d.section.clone(),
+                tags: d.tags.clone(),
+                language: d.language.clone(),
+                status: ArticleStatus::Draft,
+                bylines: Vec::new(),
+                corrections: Vec::new(),
+                first_published_at: None,
+                published_at: None,
+                retraction_reason: None,
+                created_at: meta.effective_at,
+                updated_at: meta.effective_at,
+                version: 0,
+            },
+            (None, _) => return None,
+            (Some(mut a), event) => {
+                match event {
+                    Event::ArticleRevised(r) => {
+                        if let Some(v) = &r.headline {
+                            a.headline = v.clone();
+                        }
+                        if let Some(v) = &r.summary {
+                            a.summary = Some(v.clone());
+                        }
+                        if let Some(v) = &r.body {
+                            a.body = v.clone();
+                        }
+                        if let Some(v) = &r.section {
+                            a.section = v.clone();
+                        }
+                        if let Some(v) = &r.tags {
+                            a.tags = v.clone();
+                        }
+                    }
+                    Event::ArticlePublished(_) => {
+                        a.status = ArticleStatus::Published;
+                        a.first_published_at.get_or_insert(meta.effective_at);
+                        a.published_at = Some(meta.effective_at);
+                    }
+                    Event::ArticleRetracted(r) => {
+                        a.status = ArticleStatus::Retracted;
+                        a.retraction_reason = Some(r.reason.clone());
+                    }
+                    Event::CorrectionAppended(c) => a
+                        .corrections
+                        .push(Correction { text: c.text.clone(), effective_at: meta.effective_at }),
+                    Event::BylineAdded(b) => {
+                        if !a.bylines.iter().any(|x| x.author_id == b.author_id) {
+                            a.bylines.push(Byline { author_id: b.author_id, role: b.role.clone() });
+                        }
+                    }
+                    Event::BylineRemoved(b) => a.bylines.retain(|x| x.author_id != b.author_id),
+                    _ => return Some(a),
+                }
+                a
+            }
+        };
+        a.version = meta.version;
+        a.updated_at = meta.effective_at;
+        Some(a)
+    }
+
+    /// Folds a whole stream.
+    pub fn fold<'a>(id: ArticleId, events: impl IntoIterator<Item = (&'a Event, Meta)>) -> Option<Article> {
+        events.into_iter().fold(None, |state, (event, meta)| Article::apply(state, id, event, meta))
+    }
+
+    /// Whether readers may see it.
+    pub fn is_public(&self) -> bool {
+        self.status == ArticleStatus::Published
+    }
+}
+
+/// Decides the events for an article command.
+///
+/// `author` is the state of the author a byline command refers to (`None` when it does not
+/// exist). For a draft without a slug, the slug is derived from the headline; making it unique
+/// is the caller's job (the store enforces it).
+pub fn decide(
+    state: Option<&Article>,
+    id: ArticleId,
+    command: &ArticleCommand,
+    author: Option<&Author>,
+) -> Result<Vec<Event>, Rejection> {
+    let conflict = |m: String| Err(Rejection::Conflict(m));
+    let article = match (state, command) {
+        (None, ArticleCommand::Draft { slug, headline, summary, body, section, tags, language }) => {
+            return Ok(vec![Event::ArticleDrafted(ArticleDrafted {
+                slug: slug.clone().unwrap_or_else(|| slugify(headline)),
+                headline: headline.clone(),
+                summary: summary.clone(),
+                body: body.clone(),
+                section: section.trim().to_owned(),
+                tags: tags.iter().map(|t| t.trim().to_owned()).collect(),
+                language: language.clone(),
+            })]);
+        }
+        (Some(_), ArticleCommand::Draft { .. }) => return conflict(format!("article {id} already exists")),
+        (None, _) => return Err(Rejection::NotFound { kind: "article", id: id.to_string() }),
+        (Some(article), _) => article,
+    };
+    let retracted = article.status == ArticleStatus::Retracted;
+    match command {
+        ArticleCommand::Draft { .. } => unreachable!("handled above"),
+        ArticleCommand::Revise { headline, summary, body, section, tags, note } => {
+            if retracted {
+                return conflict(format!("article {id} is retracted and can no longer be revised"));
+            }
+            let changed =
+                |new: &Option<String>, old: &str| new.as_ref().filter(|n| n.as_str() != old).cloned();
+            let revision = ArticleRevised {
+                headline: changed(headline, &article.headline),
+                summary: changed(summary, article.summary.as_deref().unwrap_or("")),
+                body: changed(body, &article.body),
+                section: changed(section, &article.section),
+                tags: tags.as_ref().filter(|t| **t != article.tags).cloned(),
+                note: note.clone(),
+            };
+            if revision.changed_fields().is_empty() {
+                return Err(Rejection::invalid(
+                    "input",
+                    "the revision changes nothing: every given field equals the current text",
+                ));
+            }
+            Ok(vec![Event::ArticleRevised(revision)])
+        }
+        ArticleCommand::Publish => match article.status {
+            ArticleStatus::Draft => Ok(vec![Event::ArticlePublished(ArticlePublished {})]),
+            ArticleStatus::Published => conflict(format!("article {id} is already published")),
+            ArticleStatus::Retracted => {
+                conflict(format!("article {id} is retracted and cannot be published"))
+            }
+        },
+        ArticleCommand::Retract { reason } => match article.status {
+            ArticleStatus::Published => {
+                Ok(vec![Event::ArticleRetracted(ArticleRetracted { reason: reason.clone() })])
+            }
+            ArticleStatus::Draft => {
+                conflict(format!("article {id} is a draft: only published articles are retracted"))
+            }
+            ArticleStatus::Retracted => conflict(format!("article {id} is already retracted")),
+        },
+        ArticleCommand::AppendCorrection { text } => match article.status {
+            ArticleStatus::Published => {
+                Ok(vec![Event::CorrectionAppended(CorrectionAppended { text: text.clone() })])
+            }
+            _ => conflict(format!(
+                "article {id} is not published: corrections are appended to published articles"
+            )),
+        },
+        ArticleCommand::AddByline { author_id, role } => {
+            if retracted {
+                return conflict(format!("article {id} is retracted; its bylines are final"));
+            }
+            if author.is_none_or(|a| a.id != *author_id) {
+                return Err(Rejection::NotFound { kind: "author", id: author_id.to_string() });
+            }
+            if article.bylines.iter().any(|b| b.author_id == *author_id) {
+                return conflict(format!("author {author_id} already has a byline on article {id}"));
+            }
+            Ok(vec![Event::BylineAdded(BylineAdded { author_id: *author_id, role: role.clone() })])
+        }
+        ArticleCommand::RemoveByline { author_id } => {
+            if retracted {
+                return conflict(format!("article {id} is retracted; its bylines are final"));
+            }
+            if !article.bylines.iter().any(|b| b.author_id == *author_id) {
+                return Err(Rejection::NotFound {
+                    kind: "byline",
+                    id: format!("{author_id} on article {id}"),
+                });
+            }
+            Ok(vec![Event::BylineRemoved(BylineRemoved { author_id: *author_id })])
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! The events of morgue, their payloads, and how old payloads are read as today's (upcasting).
+//!
+//! Payloads are JSON objects with snake_case keys. Each event type has a schema version; when
+//! a payload's shape changes, the version goes up and [`Event::decode`] keeps reading every
+//! older version, turning it into today's shape, so the log never needs rewriting.
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::AuthorId;
+
+/// An author joined the archive.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorRegistered {
+    /// Name as printed in bylines.
+    pub name: String,
+    /// A short biography.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bio: Option<String>,
+}
+
+/// An author's name changed (from now on; the past keeps the old name).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorRenamed {
+    /// The new name.
+    pub name: String,
+}
+
+/// A new article, as a draft.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArticleDrafted {
+    /// URL name, unique across the archive.
+    pub slug: String,
+    /// The headline.
+    pub headline: String,
+    /// A standfirst.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// The text (Markdown).
+    pub body: String,
+    /// The desk or section (`politics`, `science`).
+    pub section: String,
+    /// Free tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Language tag (`en`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+}
+
+/// Schema version 1 of `ArticleDrafted`: the headline was called `title`.
+#[derive(Deserialize)]
+struct ArticleDraftedV1 {
+    slug: String,
+    title: String,
+    #[serde(default)]
+    summary: Option<String>,
+    body: String,
+    section: String,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    language: Option<String>,
+}
+
+impl From<ArticleDraftedV1> for ArticleDrafted {
+    fn from(v1: ArticleDraftedV1) -> Self {
+        ArticleDrafted {
+            slug: v1.slug,
+            headline: v1.title,
+            summary: v1.summary,
+            body: v1.body,
+            section: v1.section,
+            tags: v1.tags,
+            language: v1.language,
+        }
+    }
+}
+
+/// Some fields of an article changed; only the changed ones are present.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArticleRevised {
+    /// New headline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headline: Option<String>,
+    /// New summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// New body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// New section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
+    /// New tags (the whole list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+    /// The editor's note on why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl ArticleRevised {
+    /// The names of the fields this revision changes, in a fixed order.
+    pub fn changed_fields(&self) -> Vec<&'static str> {
+        let mut fields = Vec::new();
+        if self.headline.is_some() {
+            fields.push("headline");
+        }
+        if self.summary.is_some() {
+            fields.push("summary");
+        }
+        if self.body.is_some() {
+            fields.push("body");
+        }
+        if self.section.is_some() {
+            fields.push("section");
+        }
+        if self.tags.is_some() {
+            fields.push("tags");
+        }
+        fields
+    }
+}
+
+/// The article went public.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArticlePublished {}
+
+/// The article was withdrawn; it stays in the archive, marked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArticleRetracted {
+    /// Why.
+    pub reason: String,
+}
+
+/// A correction was appended to a published article.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorrectionAppended {
+    /// The correction as printed.
+    pub text: String,
+}
+
+/// An author was credited on the article.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BylineAdded {
+    /// The author.
+    pub author_id: AuthorId,
+    /// `reporter`, `photographer`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+}
+
+/// An author's credit was removed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BylineRemoved {
+    /// The author.
+    pub author_id: AuthorId,
+}
+
+/// Every event morgue writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(missing_docs)] // each variant is its payload type, documented above
+pub enum Event {
+    AuthorRegistered(AuthorRegistered),
+    AuthorRenamed(AuthorRenamed),
+    ArticleDrafted(ArticleDrafted),
+    ArticleRevised(ArticleRevised),
+    ArticlePublished(ArticlePublished),
+    ArticleRetracted(ArticleRetracted),
+    CorrectionAppended(CorrectionAppended),
+    BylineAdded(BylineAdded),
+    BylineRemoved(BylineRemoved),
+}
+
+/// Why a stored event could not be read as a morgue event.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// The type is not one morgue knows.
+    #[error("unknown event type {0:?}")]
+    UnknownType(String),
+    /// The schema version is newer than this build, or never existed.
+    #[error("{event_type} schema version {version} is not supported (this build reads up to {current})")]
+    UnknownVersion {
+        /// The event type.
+        event_type: String,
+        /// The version found.
+        version: u16,
+        /// The newest this build knows.
+        current: u16,
+    },
+    /// The payload does not fit the schema.
+    #[error("{event_type} payload: {source}")]
+    Payload {
+        /// The event type.
+        event_type: String,
+        /// What serde said.
+        source: serde_json::Error,
+    },
+}
+
+/// Every event type's name, in a fixed order.
+pub const EVENT_TYPES: [&str; 9] = [
+    "AuthorRegistered",
+    "AuthorRenamed",
+    "ArticleDrafted",
+    "ArticleRevised",
+    "ArticlePublished",
+    "ArticleRetracted",
+    "CorrectionAppended",
+    "BylineAdded",
+    "BylineRemoved",
+];
+
+impl Event {
+    /// The stored type name.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Event::AuthorRegistered(_) => EVENT_TYPES[0],
+            Event::AuthorRenamed(_) => EVENT_TYPES[1],
+            Event::ArticleDrafted(_) => EVENT_TYPES[2],
+            Event::ArticleRevised(_) => EVENT_TYPES[3],
+            Event::ArticlePublished(_) => EVENT_TYPES[4],
+            Event::ArticleRetracted(_) => EVENT_TYPES[5],
+            Event::CorrectionAppended(_) => EVENT_TYPES[6],
+            Event::BylineAdded(_) => EVENT_TYPES[7],
+            Event::BylineRemoved(_) => EVENT_TYPES[8],
+        }
+    }
+
+    /// The schema version written today for this type.
+    pub fn schema_version(&self) -> u16 {
+        current_version(self.event_type())
+    }
+
+    /// The payload as written today (JSON).
+    pub fn to_payload(&self) -> Vec<u8> {
+        let value = match self {
+            Event::AuthorRegistered(p) => serde_json::to_vec(p),
+            Event::AuthorRenamed(p) => serde_json::to_vec(p),
+            Event::ArticleDrafted(p) => serde_json::to_vec(p),
+            Event::ArticleRevised(p) => serde_json::to_vec(p),
+            Event::ArticlePublished(p) => serde_json::to_vec(p),
+            Event::ArticleRetracted(p) => serde_json::to_vec(p),
+            Event::CorrectionAppended(p) => serde_json::to_vec(p),
+            Event::BylineAdded(p) => serde_json::to_vec(p),
+            Event::BylineRemoved(p) => serde_json::to_vec(p),
+        };
+        value.expect("payload structs of strings and ids always serialize")
+    }
+
+    /// Reads a stored payload of any supported schema version as today's event.
+    pub fn decode(event_type: &str, schema_version: u16, payload: &[u8]) -> Result<Event, DecodeError> {
+        let current = current_version(event_type);
+        if current == 0 {
+            return Err(DecodeError::UnknownType(event_type.to_owned()));
+        }
+        if schema_version == 0 || schema_version > current {
+            return Err(DecodeError::UnknownVersion {
+                event_type: event_type.to_owned(),
+                version: schema_version,
+                current,
+            });
+        }
+        let bad = |source| DecodeError::Payload { event_type: event_type.to_owned(), source };
+        let event = match event_type {
+            "AuthorRegistered" => Event::AuthorRegistered(serde_json::from_slice(payload).map_err(bad)?),
+            "AuthorRenamed" => Event::AuthorRenamed(serde_json::from_slice(payload).map_err(bad)?),
+            "ArticleDrafted" if schema_version == 1 => Event::ArticleDrafted(
+                serde_json::from_slice::<ArticleDraftedV1>(payload).map_err(bad)?.into(),
+            ),
+            "ArticleDrafted" => Event::ArticleDrafted(serde_json::from_slice(payload).map_err(bad)?),
+            "ArticleRevised" => Event::ArticleRevised(serde_json::from_slice(payload).map_err(bad)?),
+            "ArticlePublished" => Event::ArticlePublished(serde_json::from_slice(payload).map_err(bad)?),
+            "ArticleRetracted" => Event::ArticleRetracted(serde_json::from_slice(payload).map_err(bad)?),
+            "CorrectionAppended" => Event::CorrectionAppended(serde_json::from_slice(payload).map_err(bad)?),
+            "BylineAdded" => Event::BylineAdded(serde_json::from_slice(payload).map_err(bad)?),
+            "BylineRemoved" => Event::BylineRemoved(serde_json::from_slice(payload).map_err(bad)?),
+            other => return Err(DecodeError::UnknownType(other.to_owned())),
+        };
+        Ok(event)
+    }
+
+    /// The unique values this event takes: `("slug", slug)` for a draft.
+    pub fn claims(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Event::ArticleDrafted(d) => vec![("slug", d.slug.clone())],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The schema version written today for an event type; 0 for an unknown type.
+pub fn current_version(event_type: &str) -> u16 {
+    match event_type {
+        // v2 renamed `title` to `headline`.
+        "ArticleDrafted" => 2,
+        t if EVENT_TYPES.contains(&t) => 1,
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v1_drafts_read_as_today_s_drafts() {
+        let v1 = br#"{"slug":"s","title":"Old name","body":"b","section":"news"}"#;
+        let Event::ArticleDrafted(d) = Event::decode("ArticleDrafted", 1, v1).expect("v1 reads") else {
+            panic!("not a draft")
+        };
+        assert_eq!(d.headline, "Old name");
+        assert!(Event::decode("ArticleDrafted", 2, v1).is_err(), "v2 has no title field");
+        assert!(matches!(
+            Event::decode("ArticleDrafted", 3, v1),
+            Err(DecodeError::UnknownVersion { version: 3, .. })
+        ));
+        assert!(matches!(Event::decode("Nope", 1, b"{}"), Err(DecodeError::UnknownType(_))));
+    }
+}

@@ -1,0 +1,69 @@
+//! The meaning of events: ids, events (with upcasting), commands (with limits), and for each
+//! entity a pure fold (events → state) and a pure decide (state + command → events).
+//!
+//! Nothing here does I/O or knows about LMDB, GraphQL or HTTP. Only this module knows what an
+//! event means.
+
+pub mod article;
+pub mod author;
+pub mod commands;
+pub mod events;
+pub mod ids;
+
+use chrono::{DateTime, Utc};
+
+pub use article::{Article, ArticleStatus, Byline, Correction};
+pub use author::Author;
+pub use commands::{ArticleCommand, AuthorCommand, Command};
+pub use events::Event;
+pub use ids::{ArticleId, AuthorId, StreamKind};
+
+/// What a fold needs of an event's envelope besides its payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Meta {
+    /// The event's stream version.
+    pub version: u64,
+    /// When it took effect.
+    pub effective_at: DateTime<Utc>,
+}
+
+/// Why a command was refused. Nothing is appended for a refused command.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    /// A field is malformed or empty.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The input field.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A field is over its size limit.
+    #[error("{field} is {size} bytes, limit is {limit} bytes")]
+    TooLarge {
+        /// The input field.
+        field: String,
+        /// Its size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The entity addressed, or one referred to, does not exist.
+    #[error("{kind} {id} does not exist")]
+    NotFound {
+        /// `article` or `author`.
+        kind: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// The command does not fit the entity's current state.
+    #[error("{0}")]
+    Conflict(String),
+}
+
+impl Rejection {
+    /// An [`Rejection::Invalid`] for `field`.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Rejection {
+        Rejection::Invalid { field: field.to_owned(), message: message.into() }
+    }
+}

@@ -1,0 +1,69 @@
+//! The crate's error, and the one table from error to the machine-readable code clients see.
+
+use crate::domain::Rejection;
+use crate::domain::events::DecodeError;
+use crate::store;
+
+/// Everything that can go wrong in morgue, by boundary.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The domain refused the command.
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    /// The log refused or failed.
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    /// A stored event could not be read as a morgue event.
+    #[error("event at position {position}: {source}")]
+    Decode {
+        /// Where.
+        position: crate::Position,
+        /// Why.
+        source: DecodeError,
+    },
+    /// The caller gave a bad argument outside any command (a bad id, a bad cursor).
+    #[error("{0}")]
+    BadInput(String),
+}
+
+/// A `Result` with the crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The machine-readable code (`extensions.code` in GraphQL). One exhaustive match, so a new
+    /// error forces a decision here.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Rejected(r) => match r {
+                Rejection::Invalid { .. } | Rejection::TooLarge { .. } => "BAD_INPUT",
+                Rejection::NotFound { .. } => "NOT_FOUND",
+                Rejection::Conflict(_) => "CONFLICT",
+            },
+            Error::Store(e) => match e {
+                store::Error::WrongVersion { .. }
+                | store::Error::IdempotencyMismatch { .. }
+                | store::Error::ClaimTaken { .. } => "CONFLICT",
+                store::Error::EffectiveInFuture { .. }
+                | store::Error::EffectiveOutOfOrder { .. }
+                | store::Error::Invalid(_) => "BAD_INPUT",
+                store::Error::Full { .. }
+                | store::Error::Corrupt { .. }
+                | store::Error::Format { .. }
+                | store::Error::WriteFailed(_)
+                | store::Error::Lmdb(_)
+                | store::Error::Io(_)
+                | store::Error::Closed => "INTERNAL",
+            },
+            Error::Decode { .. } => "INTERNAL",
+            Error::BadInput(_) => "BAD_INPUT",
+        }
+    }
+
+    /// The stream's actual version, for a version conflict.
+    pub fn actual_version(&self) -> Option<u64> {
+        match self {
+            Error::Store(store::Error::WrongVersion { actual, .. }) => Some(*actual),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,392 @@
+//! The log: an append-only, hash-chained sequence of events in LMDB.
+//!
+//! The store owns positions, stream versions, instants, idempotency keys, unique claims and the
+//! hash chain. It knows nothing of what an event means (that is `domain`) nor of who reads the
+//! log (that is `project` and everything above it). Nothing in it is ever updated or deleted.
+//!
+//! Writes go through one writer thread ([`writer`]) that batches concurrent appends into one
+//! LMDB transaction and one sync (group commit). Reads use LMDB read transactions and never
+//! block the writer.
+
+pub mod codec;
+pub mod envelope;
+pub mod tables;
+pub mod verify;
+mod writer;
+
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use heed::{EnvOpenOptions, RoTxn, WithoutTls};
+use tokio::sync::{oneshot, watch};
+
+pub use envelope::{
+    AppendRequest, Appended, Claim, ExpectedVersion, GENESIS_HASH, Hash, ProposedEvent, RecordedEvent,
+};
+pub use tables::Tables;
+pub use verify::{VerifyReport, verify};
+
+use crate::Position;
+
+/// The LMDB environment type morgue uses: read transactions not tied to a thread.
+pub type Env = heed::Env<WithoutTls>;
+
+/// The default LMDB map size: 256 GiB of address space.
+///
+/// The map is sized so that it never runs out in practice rather than grown at run time:
+/// growing an LMDB map safely needs every read transaction in the process closed, which a
+/// server with long catch-up reads cannot promise. The file itself only grows as pages are
+/// used, so a large map costs address space, not disk or memory. When it does fill, appends
+/// fail with [`Error::Full`], which names the setting to raise (`MORGUE_MAP_SIZE`).
+pub const DEFAULT_MAP_SIZE: usize = 256 << 30;
+
+/// The store format this build writes and reads.
+pub const STORE_FORMAT: u64 = 1;
+
+/// Limits on an append, checked before anything is written.
+pub mod limits {
+    /// Events in one append.
+    pub const MAX_EVENTS: usize = 10_000;
+    /// Bytes of one event payload.
+    pub const MAX_PAYLOAD: usize = 16 << 20;
+    /// Bytes of a stream id, event type, actor, idempotency key, correlation id or claim.
+    pub const MAX_NAME: usize = 1024;
+}
+
+/// Errors of the log.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The stream is not at the version the caller expected.
+    #[error("stream {stream} is at version {actual}, expected {expected:?}")]
+    WrongVersion {
+        /// The stream.
+        stream: String,
+        /// What the caller expected.
+        expected: ExpectedVersion,
+        /// Its actual last version (0: the stream does not exist).
+        actual: u64,
+    },
+    /// The idempotency key was used before for a different request.
+    #[error("idempotency key {key:?} was already used for a different request")]
+    IdempotencyMismatch {
+        /// The key.
+        key: String,
+    },
+    /// A unique value is held by another stream.
+    #[error("{namespace} {value:?} is already taken by {holder}")]
+    ClaimTaken {
+        /// What kind of value.
+        namespace: String,
+        /// The value.
+        value: String,
+        /// The stream that holds it.
+        holder: String,
+    },
+    /// An event would take effect after it is recorded.
+    #[error(
+        "effective instant {effective} is later than the recording instant {recorded}: future-dated events are not accepted"
+    )]
+    EffectiveInFuture {
+        /// The instant asked for.
+        effective: chrono::DateTime<chrono::Utc>,
+        /// When the store recorded it.
+        recorded: chrono::DateTime<chrono::Utc>,
+    },
+    /// An event would take effect before the stream's previous event.
+    #[error(
+        "effective instant {effective} is earlier than {previous}, when the stream's last event took effect"
+    )]
+    EffectiveOutOfOrder {
+        /// The instant asked for.
+        effective: chrono::DateTime<chrono::Utc>,
+        /// The stream's last effective instant.
+        previous: chrono::DateTime<chrono::Utc>,
+    },
+    /// The request breaks a shape rule (empty, too large, bad name).
+    #[error("invalid append: {0}")]
+    Invalid(String),
+    /// The LMDB map is full.
+    #[error("the store is full at its map size of {map_size} bytes; restart with a larger MORGUE_MAP_SIZE")]
+    Full {
+        /// The current map size.
+        map_size: usize,
+    },
+    /// A stored record is damaged or out of place.
+    #[error("corrupt log at position {position}: {reason}")]
+    Corrupt {
+        /// Where.
+        position: Position,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The store on disk has a format this build does not read.
+    #[error("store format {found} is not supported (this build reads format {STORE_FORMAT})")]
+    Format {
+        /// The format found.
+        found: u64,
+    },
+    /// A batch failed in LMDB; nothing of it was written.
+    #[error("the write failed and nothing was appended: {0}")]
+    WriteFailed(String),
+    /// LMDB failed.
+    #[error("LMDB: {0}")]
+    Lmdb(#[from] heed::Error),
+    /// The file system failed.
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    /// The writer thread has stopped (the store is closing).
+    #[error("the store is closed")]
+    Closed,
+}
+
+/// A `Result` with the store's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How to open a store.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// LMDB map size in bytes ([`DEFAULT_MAP_SIZE`] unless set).
+    pub map_size: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { map_size: DEFAULT_MAP_SIZE }
+    }
+}
+
+/// A handle on the log; cheap to clone and share between threads.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    env: Env,
+    tables: Tables,
+    path: PathBuf,
+    map_size: usize,
+    jobs: Option<mpsc::Sender<writer::Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    head: watch::Sender<Position>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the channel lets the writer finish the batch in hand and stop.
+        drop(self.jobs.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the log in directory `path`.
+    pub fn open(path: impl AsRef<Path>, options: StoreOptions) -> Result<Store> {
+        let path = path.as_ref().to_path_buf();
+        std::fs::create_dir_all(&path)?;
+        // SAFETY: LMDB requires that the same environment is not opened twice in one process
+        // and that its files are not modified by other means while open; heed refuses a second
+        // open of the same path, and morgue owns its data directory.
+        let env = unsafe {
+            EnvOpenOptions::new()
+                .read_txn_without_tls()
+                .map_size(options.map_size)
+                .max_dbs(tables::TABLE_COUNT)
+                .max_readers(1022)
+                .open(&path)?
+        };
+        let mut wtxn = env.write_txn()?;
+        let tables = Tables::create(&env, &mut wtxn)?;
+        match tables.meta.get(&wtxn, "format")? {
+            Some(bytes) => {
+                let found = bytes.try_into().map(u64::from_be_bytes).unwrap_or(0);
+                if found != STORE_FORMAT {
+                    return Err(Error::Format { found });
+                }
+            }
+            None => tables.meta.put(&mut wtxn, "format", &STORE_FORMAT.to_be_bytes())?,
+        }
+        wtxn.commit()?;
+
+        let tail = {
+            let rtxn = env.read_txn()?;
+            writer::Tail::load(&tables, &rtxn)?
+        };
+        let (head, _) = watch::channel(tail.head());
+        let (jobs, receiver) = mpsc::channel();
+        let thread = writer::spawn(env.clone(), tables, tail, receiver, head.clone(), options.map_size)?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                env,
+                tables,
+                path,
+                map_size: options.map_size,
+                jobs: Some(jobs),
+                thread: Some(thread),
+                head,
+            }),
+        })
+    }
+
+    /// The directory of the store.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The LMDB environment (for `project`, which keeps nothing in it, and for backups).
+    pub fn env(&self) -> &Env {
+        &self.inner.env
+    }
+
+    /// The configured map size.
+    pub fn map_size(&self) -> usize {
+        self.inner.map_size
+    }
+
+    /// The position of the last committed event.
+    pub fn head(&self) -> Position {
+        *self.inner.head.borrow()
+    }
+
+    /// A receiver that sees the head move after every commit: how readers wake on append.
+    pub fn subscribe(&self) -> watch::Receiver<Position> {
+        self.inner.head.subscribe()
+    }
+
+    fn submit(&self, request: AppendRequest) -> Result<oneshot::Receiver<Result<Appended>>> {
+        let (reply, answer) = oneshot::channel();
+        let jobs = self.inner.jobs.as_ref().ok_or(Error::Closed)?;
+        jobs.send(writer::Job { request, reply }).map_err(|_| Error::Closed)?;
+        Ok(answer)
+    }
+
+    /// Appends events to one stream, all or nothing, durable before it returns.
+    ///
+    /// Blocks the calling thread; from async code use [`Store::append_async`].
+    pub fn append(&self, request: AppendRequest) -> Result<Appended> {
+        self.submit(request)?.blocking_recv().map_err(|_| Error::Closed)?
+    }
+
+    /// [`Store::append`] for async callers: waits without blocking a runtime thread.
+    pub async fn append_async(&self, request: AppendRequest) -> Result<Appended> {
+        self.submit(request)?.await.map_err(|_| Error::Closed)?
+    }
+
+    /// A consistent read view of the log as of now.
+    pub fn reader(&self) -> Result<LogReader<'_>> {
+        Ok(LogReader { txn: self.inner.env.read_txn()?, tables: &self.inner.tables })
+    }
+
+    /// Up to `limit` events after position `after`, in order.
+    pub fn read_all(&self, after: Position, limit: usize) -> Result<Vec<RecordedEvent>> {
+        self.reader()?.events_after(after)?.take(limit).collect()
+    }
+
+    /// Up to `limit` events of `stream` from version `from` on, in order.
+    pub fn read_stream(&self, stream: &str, from: u64, limit: usize) -> Result<Vec<RecordedEvent>> {
+        let reader = self.reader()?;
+        let mut out = Vec::new();
+        for position in reader.stream_positions(stream, from)?.take(limit) {
+            out.push(reader.event(position?)?);
+        }
+        Ok(out)
+    }
+}
+
+/// A consistent snapshot of the log (one LMDB read transaction).
+pub struct LogReader<'s> {
+    txn: RoTxn<'s, WithoutTls>,
+    tables: &'s Tables,
+}
+
+impl LogReader<'_> {
+    /// The last position in this snapshot.
+    pub fn head(&self) -> Result<Position> {
+        Ok(Position(self.tables.events.last(&self.txn)?.map_or(0, |(k, _)| k)))
+    }
+
+    /// The event at `position`; [`Error::Corrupt`] when it is missing or damaged.
+    pub fn event(&self, position: Position) -> Result<RecordedEvent> {
+        let bytes = self
+            .tables
+            .events
+            .get(&self.txn, &position.0)?
+            .ok_or_else(|| Error::Corrupt { position, reason: "no event at this position".into() })?;
+        decode_at(position, bytes)
+    }
+
+    /// Every event after `after`, in position order.
+    pub fn events_after(&self, after: Position) -> Result<impl Iterator<Item = Result<RecordedEvent>> + '_> {
+        let start = after.0.saturating_add(1);
+        let iter = self.tables.events.range(&self.txn, &(start..))?;
+        Ok(iter.map(|entry| {
+            let (key, bytes) = entry?;
+            decode_at(Position(key), bytes)
+        }))
+    }
+
+    /// The raw stored records after `after`: position and bytes, undecoded.
+    pub fn raw_after(&self, after: Position) -> Result<impl Iterator<Item = Result<(Position, &[u8])>> + '_> {
+        let start = after.0.saturating_add(1);
+        let iter = self.tables.events.range(&self.txn, &(start..))?;
+        Ok(iter.map(|entry| entry.map(|(k, v)| (Position(k), v)).map_err(Error::from)))
+    }
+
+    /// The positions of `stream`'s events from version `from` on, in version order.
+    pub fn stream_positions(
+        &self,
+        stream: &str,
+        from: u64,
+    ) -> Result<impl Iterator<Item = Result<Position>> + '_> {
+        let start = codec::stream_key(stream, from.max(1));
+        let end = codec::stream_key(stream, u64::MAX);
+        let iter = self
+            .tables
+            .streams
+            .range(&self.txn, &(Bound::Included(start.as_slice()), Bound::Included(end.as_slice())))?;
+        Ok(iter.map(|entry| entry.map(|(_, p)| Position(p)).map_err(Error::from)))
+    }
+
+    /// The stream's last version and its position; `None` when the stream does not exist.
+    pub fn stream_head(&self, stream: &str) -> Result<Option<(u64, Position)>> {
+        writer::stream_head(self.tables, &self.txn, stream)
+    }
+
+    /// The stream holding a unique value, if any.
+    pub fn claim_holder(&self, namespace: &str, value: &str) -> Result<Option<String>> {
+        let key = codec::claim_key(namespace, value);
+        Ok(self.tables.claims.get(&self.txn, &key)?.map(str::to_owned))
+    }
+
+    /// What an idempotency key wrote: its fingerprint and first and last positions.
+    pub fn idempotency(&self, key: &str) -> Result<Option<(Hash, Position, Position)>> {
+        match self.tables.idempotency.get(&self.txn, key)? {
+            None => Ok(None),
+            Some(bytes) => codec::decode_idempotency(bytes).map(Some).ok_or_else(|| Error::Corrupt {
+                position: Position::ZERO,
+                reason: format!("idempotency record for {key:?} is damaged"),
+            }),
+        }
+    }
+
+    /// The tables and transaction, for [`verify`].
+    pub(crate) fn parts(&self) -> (&Tables, &RoTxn<'_, WithoutTls>) {
+        (self.tables, &self.txn)
+    }
+}
+
+fn decode_at(position: Position, bytes: &[u8]) -> Result<RecordedEvent> {
+    let event =
+        codec::decode_record(bytes).map_err(|e| Error::Corrupt { position, reason: e.to_string() })?;
+    if event.position != position {
+        return Err(Error::Corrupt {
+            position,
+            reason: format!("record claims position {}", event.position),
+        });
+    }
+    Ok(event)
+}

@@ -1,0 +1,333 @@
+//! The single writer: group commit of concurrent appends.
+//!
+//! Appenders send jobs over a channel. The writer takes every job waiting (up to a batch
+//! limit), checks and writes them one after another in one LMDB write transaction, commits
+//! once (one sync for the whole batch), then answers each job and moves the head. A job that
+//! fails its checks writes nothing and does not disturb the others: every check of a job runs
+//! before its first write. If LMDB itself fails, the whole batch is abandoned and every job in
+//! it is told that nothing was appended.
+
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use chrono::Utc;
+use heed::{PutFlags, RoTxn, RwTxn};
+use tokio::sync::{oneshot, watch};
+
+use super::codec::{self, micros};
+use super::envelope::{AppendRequest, Appended, GENESIS_HASH, Hash, RecordedEvent};
+use super::{Env, Error, Result, Tables, limits};
+use crate::Position;
+
+/// Most jobs committed in one transaction.
+const MAX_BATCH: usize = 4096;
+
+/// One append waiting for the writer.
+pub(crate) struct Job {
+    pub request: AppendRequest,
+    pub reply: oneshot::Sender<Result<Appended>>,
+}
+
+/// The end of the log, as the writer tracks it between commits.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Tail {
+    next: Position,
+    last_hash: Hash,
+    last_recorded_us: i64,
+}
+
+impl Tail {
+    /// Reads the tail from the last stored event.
+    pub fn load(tables: &Tables, rtxn: &RoTxn) -> Result<Tail> {
+        match tables.events.last(rtxn)? {
+            None => Ok(Tail { next: Position(1), last_hash: GENESIS_HASH, last_recorded_us: i64::MIN }),
+            Some((key, bytes)) => {
+                let position = Position(key);
+                let event = codec::decode_record(bytes)
+                    .map_err(|e| Error::Corrupt { position, reason: e.to_string() })?;
+                Ok(Tail {
+                    next: position.next(),
+                    last_hash: event.checksum,
+                    last_recorded_us: micros(event.recorded_at),
+                })
+            }
+        }
+    }
+
+    /// The position of the last event.
+    pub fn head(&self) -> Position {
+        Position(self.next.0 - 1)
+    }
+}
+
+pub(crate) fn spawn(
+    env: Env,
+    tables: Tables,
+    tail: Tail,
+    jobs: mpsc::Receiver<Job>,
+    head: watch::Sender<Position>,
+    map_size: usize,
+) -> Result<JoinHandle<()>> {
+    let writer = Writer { env, tables, tail, head, map_size };
+    Ok(std::thread::Builder::new().name("morgue-writer".into()).spawn(move || writer.run(jobs))?)
+}
+
+struct Writer {
+    env: Env,
+    tables: Tables,
+    tail: Tail,
+    head: watch::Sender<Position>,
+    map_size: usize,
+}
+
+impl Writer {
+    fn run(mut self, jobs: mpsc::Receiver<Job>) {
+        let mut batch = Vec::new();
+        while let Ok(first) = jobs.recv() {
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.commit(&mut batch);
+        }
+    }
+
+    fn commit(&mut self, batch: &mut Vec<Job>) {
+        let before = self.tail;
+        let env = self.env.clone();
+        let outcome = (|| -> heed::Result<Vec<Result<Appended>>> {
+            let mut wtxn = env.write_txn()?;
+            let mut answers = Vec::with_capacity(batch.len());
+            for job in batch.iter() {
+                answers.push(self.apply(&mut wtxn, &job.request)?);
+            }
+            wtxn.commit()?;
+            Ok(answers)
+        })();
+        match outcome {
+            Ok(answers) => {
+                self.head.send_replace(self.tail.head());
+                for (job, answer) in batch.drain(..).zip(answers) {
+                    let _ = job.reply.send(answer);
+                }
+            }
+            Err(error) => {
+                self.tail = before;
+                let message = match error {
+                    heed::Error::Mdb(heed::MdbError::MapFull) => {
+                        Error::Full { map_size: self.map_size }.to_string()
+                    }
+                    other => other.to_string(),
+                };
+                tracing::error!(%message, jobs = batch.len(), "append batch failed; nothing written");
+                for job in batch.drain(..) {
+                    let _ = job.reply.send(Err(Error::WriteFailed(message.clone())));
+                }
+            }
+        }
+    }
+
+    /// Checks one request against the log as this transaction sees it, then writes it.
+    ///
+    /// The outer error is LMDB failing (the batch is lost); the inner one is this request's
+    /// rejection, in which case nothing of it was written.
+    fn apply(&mut self, wtxn: &mut RwTxn, request: &AppendRequest) -> heed::Result<Result<Appended>> {
+        if let Err(e) = check_shape(request) {
+            return Ok(Err(e));
+        }
+        let t = &self.tables;
+        let fingerprint = request.effective_fingerprint();
+        if let Some(key) = &request.idempotency_key
+            && let Some(bytes) = t.idempotency.get(wtxn, key)?
+        {
+            return Ok(match codec::decode_idempotency(bytes) {
+                Some((seen, first, last)) if seen == fingerprint => {
+                    let version = t
+                        .events
+                        .get(wtxn, &last.0)?
+                        .and_then(|b| codec::decode_record(b).ok())
+                        .map_or(0, |e| e.version);
+                    Ok(Appended {
+                        stream: request.stream.clone(),
+                        first_position: first,
+                        last_position: last,
+                        version,
+                        deduplicated: true,
+                    })
+                }
+                _ => Err(Error::IdempotencyMismatch { key: key.clone() }),
+            });
+        }
+
+        let current = stream_head(t, wtxn, &request.stream).map_err(into_heed)?;
+        let actual = current.map_or(0, |(v, _)| v);
+        if !request.expected.admits(actual) {
+            return Ok(Err(Error::WrongVersion {
+                stream: request.stream.clone(),
+                expected: request.expected,
+                actual,
+            }));
+        }
+        for claim in &request.claims {
+            let key = codec::claim_key(&claim.namespace, &claim.value);
+            if let Some(holder) = t.claims.get(wtxn, &key)?
+                && holder != request.stream
+            {
+                return Ok(Err(Error::ClaimTaken {
+                    namespace: claim.namespace.clone(),
+                    value: claim.value.clone(),
+                    holder: holder.to_owned(),
+                }));
+            }
+        }
+        let mut previous_effective = match current {
+            Some((_, position)) => t
+                .events
+                .get(wtxn, &position.0)?
+                .and_then(|b| codec::decode_record(b).ok())
+                .map(|e| e.effective_at),
+            None => None,
+        };
+
+        // Build every record before writing any, so a rejection leaves nothing behind.
+        let mut tail = self.tail;
+        let mut records = Vec::with_capacity(request.events.len());
+        for (i, proposed) in request.events.iter().enumerate() {
+            let recorded_us = micros(Utc::now()).max(tail.last_recorded_us.saturating_add(1));
+            let recorded_at = codec::from_micros(recorded_us).expect("the current instant is representable");
+            let effective_at = match proposed.effective_at {
+                // Stored at microsecond precision, so compare at it too.
+                Some(at) => codec::from_micros(micros(at)).expect("a valid instant stays valid"),
+                None => recorded_at,
+            };
+            if effective_at > recorded_at {
+                return Ok(Err(Error::EffectiveInFuture { effective: effective_at, recorded: recorded_at }));
+            }
+            if let Some(previous) = previous_effective
+                && effective_at < previous
+            {
+                return Ok(Err(Error::EffectiveOutOfOrder { effective: effective_at, previous }));
+            }
+            previous_effective = Some(effective_at);
+            let mut event = RecordedEvent {
+                position: tail.next,
+                stream: request.stream.clone(),
+                version: actual + 1 + i as u64,
+                event_type: proposed.event_type.clone(),
+                schema_version: proposed.schema_version,
+                recorded_at,
+                effective_at,
+                actor: request.actor.clone(),
+                idempotency_key: request.idempotency_key.clone(),
+                correlation_id: request.correlation_id.clone(),
+                payload: proposed.payload.clone(),
+                prev_hash: tail.last_hash,
+                checksum: [0; 32],
+            };
+            let bytes = codec::encode_record(&event);
+            event.checksum.copy_from_slice(&bytes[bytes.len() - 32..]);
+            tail = Tail { next: tail.next.next(), last_hash: event.checksum, last_recorded_us: recorded_us };
+            records.push((event.position, event.version, bytes));
+        }
+
+        let first_position = records[0].0;
+        for (position, version, bytes) in &records {
+            t.events.put_with_flags(wtxn, PutFlags::APPEND, &position.0, bytes)?;
+            t.streams.put(wtxn, &codec::stream_key(&request.stream, *version), &position.0)?;
+        }
+        for claim in &request.claims {
+            t.claims.put(wtxn, &codec::claim_key(&claim.namespace, &claim.value), &request.stream)?;
+        }
+        if let Some(key) = &request.idempotency_key {
+            let value = codec::encode_idempotency(&fingerprint, first_position, tail.head());
+            t.idempotency.put(wtxn, key, &value)?;
+        }
+        self.tail = tail;
+        Ok(Ok(Appended {
+            stream: request.stream.clone(),
+            first_position,
+            last_position: tail.head(),
+            version: actual + records.len() as u64,
+            deduplicated: false,
+        }))
+    }
+}
+
+/// A stream's last version and its position, in one seek.
+pub(crate) fn stream_head(tables: &Tables, txn: &RoTxn, stream: &str) -> Result<Option<(u64, Position)>> {
+    let key = codec::stream_key(stream, u64::MAX);
+    match tables.streams.get_lower_than_or_equal_to(txn, &key)? {
+        Some((found, position)) => match codec::split_stream_key(found) {
+            Some((s, version)) if s == stream => Ok(Some((version, Position(position)))),
+            _ => Ok(None),
+        },
+        None => Ok(None),
+    }
+}
+
+fn into_heed(error: Error) -> heed::Error {
+    match error {
+        Error::Lmdb(e) => e,
+        other => heed::Error::Io(std::io::Error::other(other.to_string())),
+    }
+}
+
+fn check_shape(request: &AppendRequest) -> Result<()> {
+    let invalid = |m: String| Err(Error::Invalid(m));
+    if request.events.is_empty() {
+        return invalid("an append needs at least one event".into());
+    }
+    if request.events.len() > limits::MAX_EVENTS {
+        return invalid(format!(
+            "{} events in one append, limit is {}",
+            request.events.len(),
+            limits::MAX_EVENTS
+        ));
+    }
+    check_name("stream id", &request.stream)?;
+    for name in [&request.actor, &request.idempotency_key, &request.correlation_id].into_iter().flatten() {
+        check_name("envelope field", name)?;
+    }
+    for claim in &request.claims {
+        check_name("claim namespace", &claim.namespace)?;
+        if claim.value.len() > limits::MAX_NAME {
+            return invalid(format!(
+                "claim value is {} bytes, limit is {}",
+                claim.value.len(),
+                limits::MAX_NAME
+            ));
+        }
+    }
+    for event in &request.events {
+        check_name("event type", &event.event_type)?;
+        if event.payload.len() > limits::MAX_PAYLOAD {
+            return invalid(format!(
+                "{} payload is {} bytes, limit is {}",
+                event.event_type,
+                event.payload.len(),
+                limits::MAX_PAYLOAD
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_name(what: &str, value: &str) -> Result<()> {
+    if value.is_empty() {
+        return Err(Error::Invalid(format!("{what} is empty")));
+    }
+    if value.len() > limits::MAX_NAME {
+        return Err(Error::Invalid(format!(
+            "{what} is {} bytes, limit is {}",
+            value.len(),
+            limits::MAX_NAME
+        )));
+    }
+    if value.contains('\0') {
+        return Err(Error::Invalid(format!("{what} contains a NUL character")));
+    }
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! morgue's integration tests: one binary, a module per area.
+
+mod archive;
+mod crash;
+mod domain;
+mod store;
+mod support;

@@ -1,0 +1,255 @@
+//! The log: concurrency, idempotency, invariants, tampering, upcasting.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Barrier};
+
+use chrono::{Duration, Utc};
+use morgue::Position;
+use morgue::domain::events::{AuthorRegistered, AuthorRenamed, Event};
+use morgue::store::{self, AppendRequest, Claim, ExpectedVersion, Store, StoreOptions};
+
+use crate::support::{proposed, raw_log, temp_store};
+
+fn renamed(name: &str) -> Event {
+    Event::AuthorRenamed(AuthorRenamed { name: name.into() })
+}
+
+fn registered(name: &str) -> Event {
+    Event::AuthorRegistered(AuthorRegistered { name: name.into(), bio: None })
+}
+
+#[test]
+fn concurrent_writers_on_one_stream_win_each_version_once() {
+    let (_dir, store) = temp_store();
+    let stream = "author-01J0000000000000000000000A";
+    store
+        .append(AppendRequest::new(stream, ExpectedVersion::NoStream, vec![proposed(&registered("A"))]))
+        .expect("first");
+    let writers = 16;
+    let rounds = 25;
+    let barrier = Arc::new(Barrier::new(writers));
+    let wins: Vec<Vec<(u64, Position)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..writers)
+            .map(|w| {
+                let (store, barrier) = (store.clone(), barrier.clone());
+                s.spawn(move || {
+                    let mut wins = Vec::new();
+                    barrier.wait();
+                    for round in 0..rounds {
+                        let version = store.reader().unwrap().stream_head(stream).unwrap().unwrap().0;
+                        let request = AppendRequest::new(
+                            stream,
+                            ExpectedVersion::Exact(version),
+                            vec![proposed(&renamed(&format!("w{w} r{round}")))],
+                        );
+                        match store.append(request) {
+                            Ok(a) => wins.push((a.version, a.last_position)),
+                            Err(store::Error::WrongVersion { actual, .. }) => assert!(actual > version),
+                            Err(e) => panic!("unexpected error {e}"),
+                        }
+                    }
+                    wins
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut by_version = BTreeMap::new();
+    for (version, position) in wins.into_iter().flatten() {
+        assert!(by_version.insert(version, position).is_none(), "version {version} won twice");
+    }
+    let head = store.head().get();
+    // Every version from 2 to the head was won exactly once, at increasing positions.
+    assert_eq!(by_version.keys().copied().collect::<Vec<_>>(), (2..=head).collect::<Vec<_>>());
+    assert!(by_version.values().zip(by_version.values().skip(1)).all(|(a, b)| a < b));
+    let report = store::verify(&store.reader().unwrap(), |_| {}).unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.events, head);
+}
+
+#[test]
+fn many_streams_many_writers_stay_gapless_and_verify() {
+    let (_dir, store) = temp_store();
+    let positions: Vec<Position> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..32)
+            .map(|w| {
+                let store = store.clone();
+                s.spawn(move || {
+                    let stream = format!("author-01J00000000000000000000{w:03}");
+                    let mut out = Vec::new();
+                    for i in 0..20 {
+                        let event = if i == 0 { registered("x") } else { renamed(&format!("x{i}")) };
+                        let a = store
+                            .append(AppendRequest::new(
+                                &stream,
+                                ExpectedVersion::Exact(i),
+                                vec![proposed(&event)],
+                            ))
+                            .unwrap();
+                        assert_eq!(a.version, i + 1);
+                        out.push(a.last_position);
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let unique: HashSet<_> = positions.iter().collect();
+    assert_eq!(unique.len(), 640);
+    assert_eq!(store.head(), Position(640));
+    let all = store.read_all(Position::ZERO, 10_000).unwrap();
+    assert_eq!(all.iter().map(|e| e.position.get()).collect::<Vec<_>>(), (1..=640).collect::<Vec<_>>());
+    assert!(all.windows(2).all(|w| w[0].recorded_at < w[1].recorded_at));
+    assert!(store::verify(&store.reader().unwrap(), |_| {}).unwrap().is_ok());
+}
+
+#[test]
+fn idempotency_key_replays_same_request_and_refuses_a_different_one() {
+    let (_dir, store) = temp_store();
+    let stream = "author-01J0000000000000000000000B";
+    let mut request = AppendRequest::new(stream, ExpectedVersion::Any, vec![proposed(&registered("B"))]);
+    request.idempotency_key = Some("import-line-1".into());
+    let first = store.append(request.clone()).unwrap();
+    assert!(!first.deduplicated);
+    let again = store.append(request.clone()).unwrap();
+    assert!(again.deduplicated);
+    assert_eq!(
+        (again.first_position, again.last_position, again.version),
+        (first.first_position, first.last_position, 1)
+    );
+    assert_eq!(store.head(), Position(1), "a replay appends nothing");
+
+    let before = raw_log(&store);
+    let mut different = AppendRequest::new(stream, ExpectedVersion::Any, vec![proposed(&renamed("C"))]);
+    different.idempotency_key = Some("import-line-1".into());
+    assert!(matches!(store.append(different), Err(store::Error::IdempotencyMismatch { .. })));
+    assert_eq!(raw_log(&store), before);
+}
+
+#[test]
+fn rejected_appends_leave_the_log_byte_for_byte_unchanged() {
+    let (_dir, store) = temp_store();
+    let a = "article-01J0000000000000000000000A";
+    let b = "article-01J0000000000000000000000B";
+    let mut first = AppendRequest::new(a, ExpectedVersion::NoStream, vec![proposed(&registered("x"))]);
+    first.claims = vec![Claim { namespace: "slug".into(), value: "harbour".into() }];
+    first.events[0].effective_at = Some(Utc::now() - Duration::days(365 * 100));
+    store.append(first).unwrap();
+    let before = raw_log(&store);
+    let head = store.head();
+
+    let with = |stream: &str, expected, effective: Option<chrono::DateTime<Utc>>| {
+        let mut r = AppendRequest::new(stream, expected, vec![proposed(&renamed("y"))]);
+        r.events[0].effective_at = effective;
+        r
+    };
+    let mut taken = with(b, ExpectedVersion::NoStream, None);
+    taken.claims = vec![Claim { namespace: "slug".into(), value: "harbour".into() }];
+    type Check = fn(&store::Error) -> bool;
+    let cases: Vec<(AppendRequest, Check)> = vec![
+        (with(a, ExpectedVersion::Exact(7), None), |e| {
+            matches!(e, store::Error::WrongVersion { actual: 1, .. })
+        }),
+        (with(a, ExpectedVersion::NoStream, None), |e| matches!(e, store::Error::WrongVersion { .. })),
+        (with(b, ExpectedVersion::Exact(1), None), |e| {
+            matches!(e, store::Error::WrongVersion { actual: 0, .. })
+        }),
+        (taken, |e| matches!(e, store::Error::ClaimTaken { .. })),
+        (with(a, ExpectedVersion::Any, Some(Utc::now() + Duration::days(1))), |e| {
+            matches!(e, store::Error::EffectiveInFuture { .. })
+        }),
+        (with(a, ExpectedVersion::Any, Some(Utc::now() - Duration::days(365 * 150))), |e| {
+            matches!(e, store::Error::EffectiveOutOfOrder { .. })
+        }),
+        (AppendRequest::new(a, ExpectedVersion::Any, vec![]), |e| matches!(e, store::Error::Invalid(_))),
+        (with("", ExpectedVersion::Any, None), |e| matches!(e, store::Error::Invalid(_))),
+    ];
+    for (request, expected) in cases {
+        let err = store.append(request).expect_err("must be rejected");
+        assert!(expected(&err), "unexpected error: {err}");
+        assert_eq!(store.head(), head);
+        assert_eq!(raw_log(&store), before);
+    }
+    // A batch of several events fails whole when its second event breaks the order.
+    let mut batch = AppendRequest::new(
+        a,
+        ExpectedVersion::Exact(1),
+        vec![proposed(&renamed("p")), proposed(&renamed("q"))],
+    );
+    batch.events[1].effective_at = Some(Utc::now() - Duration::days(365 * 120));
+    assert!(store.append(batch).is_err());
+    assert_eq!(raw_log(&store), before);
+}
+
+#[test]
+fn recorded_instants_strictly_increase_and_effective_defaults_to_recorded() {
+    let (_dir, store) = temp_store();
+    let stream = "author-01J0000000000000000000000C";
+    let events = (0..50).map(|i| proposed(&renamed(&format!("n{i}")))).collect();
+    store.append(AppendRequest::new(stream, ExpectedVersion::Any, events)).unwrap();
+    let all = store.read_stream(stream, 1, 100).unwrap();
+    assert_eq!(all.len(), 50);
+    assert!(all.windows(2).all(|w| w[0].recorded_at < w[1].recorded_at));
+    assert!(all.iter().all(|e| e.effective_at == e.recorded_at));
+    assert_eq!(
+        store.read_stream(stream, 49, 100).unwrap().iter().map(|e| e.version).collect::<Vec<_>>(),
+        vec![49, 50]
+    );
+}
+
+#[test]
+fn a_flipped_byte_is_found_by_verify_at_its_position() {
+    let (dir, store) = temp_store();
+    for i in 0..5u64 {
+        let stream = format!("author-01J0000000000000000000000{i}");
+        let name = if i == 3 { "NEEDLE-IN-PAYLOAD".to_owned() } else { format!("plain {i}") };
+        store
+            .append(AppendRequest::new(
+                &stream,
+                ExpectedVersion::NoStream,
+                vec![proposed(&registered(&name))],
+            ))
+            .unwrap();
+    }
+    assert!(store::verify(&store.reader().unwrap(), |_| {}).unwrap().is_ok());
+    drop(store);
+
+    let copy = tempfile::tempdir().unwrap();
+    let mut bytes = std::fs::read(dir.path().join("log/data.mdb")).unwrap();
+    // LMDB copies pages on write, so stale copies of the record may sit in free pages: flip
+    // the byte wherever it appears.
+    let places: Vec<usize> =
+        bytes.windows(6).enumerate().filter(|(_, w)| w == b"NEEDLE").map(|(i, _)| i).collect();
+    assert!(!places.is_empty(), "payload is stored verbatim");
+    for at in places {
+        bytes[at] ^= 0x01;
+    }
+    std::fs::write(copy.path().join("data.mdb"), bytes).unwrap();
+    let damaged = Store::open(copy.path(), StoreOptions { map_size: 1 << 30 }).unwrap();
+    let report = store::verify(&damaged.reader().unwrap(), |_| {}).unwrap();
+    let problem = report.problem.expect("the flip is detected");
+    assert_eq!(problem.position, Position(4));
+    assert_eq!(report.events, 3, "the events before it are intact");
+}
+
+#[test]
+fn a_committed_v1_store_reads_as_today_s_events() {
+    // tests/fixtures/store-v1 was written by the first format: `ArticleDrafted` v1 said `title`.
+    let copy = tempfile::tempdir().unwrap();
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-v1/data.mdb");
+    std::fs::copy(fixture, copy.path().join("data.mdb")).unwrap();
+    let store = Store::open(copy.path(), StoreOptions { map_size: 1 << 30 }).unwrap();
+    assert!(store::verify(&store.reader().unwrap(), |_| {}).unwrap().is_ok());
+    let archive = morgue::archive::Archive::new(store.clone());
+    let id = "01HZX3QB2C8E5F7G9H1J3K4M6N".parse().unwrap();
+    let (version, article) = archive.article_state(id).unwrap();
+    let article = article.expect("the article folds");
+    assert_eq!(version, 3);
+    assert_eq!(article.headline, "Harbour ice breaks early");
+    assert_eq!(article.status, morgue::domain::ArticleStatus::Published);
+    assert_eq!(article.bylines.len(), 1);
+    assert_eq!(article.published_at.unwrap().to_rfc3339(), "1923-05-01T12:00:00+00:00");
+    let drafted = store.read_stream(&id.stream(), 1, 1).unwrap().remove(0);
+    assert_eq!(drafted.schema_version, 1, "the stored payload is still v1");
+}
