@@ -3,11 +3,16 @@
 //! `execute` is the write path in one screen: validate, load, decide, append (with the version
 //! that was decided on), answer with the new state, its version and the position written.
 
+use std::path::Path;
+
 use chrono::{DateTime, Utc};
 
 use crate::domain::events::Event;
 use crate::domain::{self, Article, ArticleCommand, ArticleId, Author, AuthorId, Command, Meta};
-use crate::store::{self, AppendRequest, Claim, ExpectedVersion, ProposedEvent, RecordedEvent, Store};
+use crate::project::Projections;
+use crate::store::{
+    self, AppendRequest, Claim, ExpectedVersion, ProposedEvent, RecordedEvent, Store, StoreOptions,
+};
 use crate::{Error, Position, Result};
 
 /// How many times a write whose caller gave no expected version is retried after losing a
@@ -47,21 +52,43 @@ pub struct Written {
     pub replayed: bool,
 }
 
-/// The archive: the log and, later, everything derived from it.
+/// The archive: the log and everything derived from it.
 #[derive(Clone)]
 pub struct Archive {
     store: Store,
+    projections: Option<Projections>,
 }
 
 impl Archive {
-    /// An archive over an opened store.
+    /// An archive that writes to `store` and reads nothing derived (tools, tests of the log).
     pub fn new(store: Store) -> Archive {
-        Archive { store }
+        Archive { store, projections: None }
+    }
+
+    /// Opens the archive in a data directory: the log in `log/`, views and search beside it;
+    /// starts the projectors.
+    pub fn open(data: &Path, map_size: usize) -> Result<Archive> {
+        let store = Store::open(data.join("log"), StoreOptions { map_size })?;
+        let projections = Projections::open(store.clone(), data, map_size)?;
+        projections.start()?;
+        Ok(Archive { store, projections: Some(projections) })
     }
 
     /// The log.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The projectors (views and search).
+    pub fn projections(&self) -> Option<&Projections> {
+        self.projections.as_ref()
+    }
+
+    /// Stops the projectors (committing what they applied).
+    pub fn close(&self) {
+        if let Some(p) = &self.projections {
+            p.stop();
+        }
     }
 
     /// Validates, decides and appends a command on behalf of `actor`.

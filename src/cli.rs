@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use crate::project::Which;
 use crate::store::{self, Store, StoreOptions};
 
 /// morgue: a newsroom's archive. Every article, revision, correction and byline is kept
@@ -29,6 +30,10 @@ pub struct DataArgs {
     /// file grows only as it fills.
     #[arg(long, env = "MORGUE_MAP_SIZE", default_value_t = store::DEFAULT_MAP_SIZE)]
     pub map_size: usize,
+    /// Events a projector applies per batch (larger: faster rebuilds; smaller: more frequent
+    /// commits and progress).
+    #[arg(long, env = "MORGUE_PROJECTOR_BATCH", default_value_t = crate::project::DEFAULT_BATCH)]
+    pub projector_batch: usize,
 }
 
 impl DataArgs {
@@ -59,6 +64,17 @@ pub enum Commands {
         #[command(flatten)]
         /// Data directory.
         data: DataArgs,
+    },
+    /// Rebuild derived data (views, search index, or both) from the log into a new
+    /// generation, then switch to it atomically. Safe to interrupt: the old generation keeps
+    /// serving until the switch.
+    Rebuild {
+        #[command(flatten)]
+        /// Data directory.
+        data: DataArgs,
+        /// Which projector; both when absent (views first: search is built from them).
+        #[arg(long, value_enum)]
+        which: Option<Which>,
     },
     /// Print the log's head position and size.
     Stats {
@@ -107,11 +123,47 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     init_tracing();
     match cli.command {
         Commands::Serve { data } => {
-            let store = data.open_store()?;
-            tracing::info!(head = %store.head(), data = %data.data.display(), "archive open; press Ctrl-C to stop");
+            let archive = crate::archive::Archive::open(&data.data, data.map_size)
+                .with_context(|| format!("opening the archive in {}", data.data.display()))?;
+            if let Some(p) = archive.projections() {
+                p.set_batch(data.projector_batch);
+            }
+            tracing::info!(head = %archive.store().head(), data = %data.data.display(), "archive open; press Ctrl-C to stop");
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(shutdown_signal());
             tracing::info!("stopping");
+            archive.close();
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::Rebuild { data, which } => {
+            let store = data.open_store()?;
+            let projections = crate::project::Projections::open(store.clone(), &data.data, data.map_size)?;
+            projections.set_batch(data.projector_batch);
+            // The views first: the search index is built from them.
+            let order: Vec<Which> = match which {
+                Some(w) => vec![w],
+                None => vec![Which::Views, Which::Search],
+            };
+            for which in order {
+                if which == Which::Search {
+                    projections.apply_views_to_head()?;
+                }
+                let bar =
+                    progress_bar(store.head().get(), if which == Which::Views { "views" } else { "search" });
+                let started = std::time::Instant::now();
+                let dir = projections.rebuild(which, |p, head| {
+                    bar.set_length(head.get());
+                    bar.set_position(p.get());
+                })?;
+                bar.finish_and_clear();
+                let secs = started.elapsed().as_secs_f64();
+                println!(
+                    "rebuilt {which:?} in {secs:.2}s ({:.0} events/s) into {}",
+                    store.head().get() as f64 / secs.max(1e-9),
+                    dir.display()
+                );
+            }
+            projections.stop();
             Ok(ExitCode::SUCCESS)
         }
         Commands::Verify { data } => {

@@ -2,7 +2,7 @@
 
 use crate::domain::Rejection;
 use crate::domain::events::DecodeError;
-use crate::store;
+use crate::{project, store};
 
 /// Everything that can go wrong in morgue, by boundary.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +21,9 @@ pub enum Error {
         /// Why.
         source: DecodeError,
     },
+    /// A projector or a read of derived data failed.
+    #[error(transparent)]
+    Project(#[from] crate::project::Error),
     /// The caller gave a bad argument outside any command (a bad id, a bad cursor).
     #[error("{0}")]
     BadInput(String),
@@ -55,6 +58,18 @@ impl Error {
                 | store::Error::Closed => "INTERNAL",
             },
             Error::Decode { .. } => "INTERNAL",
+            Error::Project(e) => match e {
+                project::Error::Stale { .. } => "STALE",
+                project::Error::BadCursor(_) | project::Error::Query(_) => "BAD_INPUT",
+                project::Error::Lmdb(_)
+                | project::Error::Tantivy(_)
+                | project::Error::Io(_)
+                | project::Error::Gap { .. }
+                | project::Error::Event(_)
+                | project::Error::Corrupt(_)
+                | project::Error::Stopped => "INTERNAL",
+                project::Error::Store(_) => "INTERNAL",
+            },
             Error::BadInput(_) => "BAD_INPUT",
         }
     }

@@ -41,6 +41,7 @@ pub mod cli;
 pub mod domain;
 pub mod error;
 mod position;
+pub mod project;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -20,7 +20,7 @@ pub enum ArticleStatus {
 }
 
 /// An author's credit on an article.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Byline {
     /// The author.
     pub author_id: AuthorId,
@@ -29,7 +29,7 @@ pub struct Byline {
 }
 
 /// A correction as appended.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Correction {
     /// The text.
     pub text: String,
@@ -38,7 +38,7 @@ pub struct Correction {
 }
 
 /// An article as of some point of its stream.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Article {
     /// Id.
     pub id: ArticleId,

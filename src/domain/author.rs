@@ -6,7 +6,7 @@ use super::ids::AuthorId;
 use super::{Meta, Rejection};
 
 /// An author as of some point of their stream.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Author {
     /// Id.
     pub id: AuthorId,

@@ -3,5 +3,6 @@
 mod archive;
 mod crash;
 mod domain;
+mod project;
 mod store;
 mod support;

@@ -1,0 +1,500 @@
+//! The search index (Tantivy): one document per published version of an article, with the
+//! window of time in which it was the article's text, so that "search as of a date" is a
+//! filter. The checkpoint travels in each commit's payload: index and checkpoint cannot
+//! disagree after a crash.
+//!
+//! A document for version `v` holds the state after event `v` and the window
+//! `[from, to)` in both clocks: effective instant and log position of event `v` (`from`) and of
+//! event `v + 1` (`to`; open while `v` is the latest). A read at (`as_of`, `basis`) sees the
+//! document where `from <= (as_of, basis)` in both clocks and `to` is past it in at least one.
+
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Datelike, Utc};
+use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
+use tantivy::schema::{
+    FAST, Facet, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions, Value,
+};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::tokenizer::{LowerCaser, RawTokenizer, TextAnalyzer};
+use tantivy::{
+    DateTime as TDate, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term,
+};
+
+use super::views::Views;
+use super::{At, Error, Result};
+use crate::Position;
+use crate::domain::{Article, ArticleId, AuthorId, StreamKind};
+use crate::store::RecordedEvent;
+
+/// What built a search generation (schema and analyzers).
+pub const SEARCH_VERSION: &str = "search/1 (en_stem, keyword)";
+
+const OPEN: u64 = u64::MAX;
+const OPEN_I: i64 = i64::MAX;
+
+/// The index's fields.
+#[derive(Clone, Copy)]
+struct Fields {
+    key: Field,
+    article: Field,
+    version: Field,
+    headline: Field,
+    summary: Field,
+    body: Field,
+    author: Field,
+    author_id: Field,
+    section: Field,
+    tag: Field,
+    published: Field,
+    facets: Field,
+    eff_from: Field,
+    eff_to: Field,
+    pos_from: Field,
+    pos_to: Field,
+    current: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let text = TextOptions::default()
+        .set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer("en_stem")
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        )
+        .set_stored();
+    let keyword = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default().set_tokenizer("keyword").set_index_option(IndexRecordOption::Basic),
+    );
+    let fields = Fields {
+        key: b.add_text_field("key", STRING),
+        article: b.add_text_field("article", STRING | STORED),
+        version: b.add_u64_field("version", STORED),
+        headline: b.add_text_field("headline", text.clone()),
+        summary: b.add_text_field("summary", text.clone()),
+        body: b.add_text_field("body", text.clone()),
+        author: b.add_text_field("author", text),
+        author_id: b.add_text_field("author_id", STRING),
+        section: b.add_text_field("section", keyword.clone()),
+        tag: b.add_text_field("tag", keyword),
+        published: b.add_date_field("published", INDEXED | FAST | STORED),
+        facets: b.add_facet_field("facets", FacetOptions::default()),
+        eff_from: b.add_i64_field("eff_from", INDEXED | FAST),
+        eff_to: b.add_i64_field("eff_to", INDEXED | FAST),
+        pos_from: b.add_u64_field("pos_from", INDEXED | FAST),
+        pos_to: b.add_u64_field("pos_to", INDEXED | FAST),
+        current: b.add_u64_field("current", INDEXED),
+    };
+    (b.build(), fields)
+}
+
+/// How to order hits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Sort {
+    /// BM25, headline boosted.
+    #[default]
+    Relevance,
+    /// Newest publication first.
+    Date,
+}
+
+/// A search.
+#[derive(Clone, Debug, Default)]
+pub struct SearchRequest {
+    /// The reader's query (words, "phrases", AND/OR/-word, `headline:`, `author:`, `section:`).
+    pub query: String,
+    /// Only this section.
+    pub section: Option<String>,
+    /// Only articles with this author's byline.
+    pub author_id: Option<AuthorId>,
+    /// Published at or after.
+    pub published_from: Option<DateTime<Utc>>,
+    /// Published before.
+    pub published_to: Option<DateTime<Utc>>,
+    /// Hits per page.
+    pub first: usize,
+    /// Hits to skip.
+    pub offset: usize,
+    /// Order.
+    pub sort: Sort,
+    /// When to search at.
+    pub at: At,
+}
+
+/// A matched fragment of a field, matched words in `<mark>`, the rest HTML-escaped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snippet {
+    /// `headline`, `summary` or `body`.
+    pub field: &'static str,
+    /// The fragment.
+    pub html: String,
+}
+
+/// One hit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hit {
+    /// The article.
+    pub article: ArticleId,
+    /// The version the hit's text is from.
+    pub version: u64,
+    /// BM25 score (0 when sorted by date).
+    pub score: f32,
+    /// Highlighted fragments.
+    pub snippets: Vec<Snippet>,
+}
+
+/// The answer to a search.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SearchResults {
+    /// Matching articles in all.
+    pub total: u64,
+    /// This page.
+    pub hits: Vec<Hit>,
+    /// Counts by section, publication year and author id, over all matches.
+    pub sections: Vec<(String, u64)>,
+    /// See `sections`.
+    pub years: Vec<(String, u64)>,
+    /// See `sections`.
+    pub authors: Vec<(String, u64)>,
+}
+
+struct Writer {
+    writer: IndexWriter,
+    /// The last position applied (committed or not).
+    applied: Position,
+}
+
+/// One generation of the search index.
+pub struct SearchIndex {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    writer: Mutex<Writer>,
+    committed: Mutex<Position>,
+}
+
+impl SearchIndex {
+    /// Opens (or creates) a search generation in `dir`.
+    pub fn open(dir: &Path) -> Result<SearchIndex> {
+        std::fs::create_dir_all(dir)?;
+        let (schema, fields) = schema();
+        let directory =
+            tantivy::directory::MmapDirectory::open(dir).map_err(|e| Error::Io(std::io::Error::other(e)))?;
+        let index = Index::open_or_create(directory, schema)?;
+        index
+            .tokenizers()
+            .register("keyword", TextAnalyzer::builder(RawTokenizer::default()).filter(LowerCaser).build());
+        let checkpoint = match index.load_metas()?.payload {
+            Some(payload) => payload
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("checkpoint="))
+                .and_then(|n| n.parse().ok())
+                .map(Position)
+                .ok_or_else(|| Error::Corrupt(format!("search commit payload {payload:?}")))?,
+            None => Position::ZERO,
+        };
+        let writer = index.writer_with_num_threads(1, 64 << 20)?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        Ok(SearchIndex {
+            index,
+            reader,
+            fields,
+            writer: Mutex::new(Writer { writer, applied: checkpoint }),
+            committed: Mutex::new(checkpoint),
+        })
+    }
+
+    /// The last position committed (durable and searchable).
+    pub fn checkpoint(&self) -> Position {
+        *self.committed.lock().expect("lock poisoned")
+    }
+
+    /// The last position applied, committed or not.
+    pub fn applied(&self) -> Position {
+        self.writer.lock().expect("lock poisoned").applied
+    }
+
+    /// Adds the documents for a batch of consecutive events. `views` must already include them:
+    /// documents are made from the views' per-version states.
+    pub fn apply(&self, events: &[RecordedEvent], views: &Views) -> Result<()> {
+        let mut w = self.writer.lock().expect("lock poisoned");
+        let Some(first) = events.first() else { return Ok(()) };
+        if first.position != w.applied.next() {
+            return Err(Error::Gap { checkpoint: w.applied, next: first.position });
+        }
+        let reader = views.read()?;
+        for event in events {
+            w.applied = event.position;
+            let Some(StreamKind::Article(id)) = StreamKind::parse(&event.stream) else { continue };
+            let now = reader.article(id, At { as_of: None, basis: Some(event.position) })?;
+            let before =
+                reader.article(id, At { as_of: None, basis: Some(Position(event.position.get() - 1)) })?;
+            let (Some(now), before) = (now, before) else { continue };
+            if now.position != event.position {
+                // The event did not change the article (the fold ignored it).
+                continue;
+            }
+            if let Some(before) = before.filter(|b| b.state.is_public()) {
+                // Close the previous version's window at this event.
+                w.writer.delete_term(Term::from_field_text(self.fields.key, &doc_key(id, before.version)));
+                let doc = self.document(&reader, &before, Some((event.effective_at, event.position)))?;
+                w.writer.add_document(doc)?;
+            }
+            if now.state.is_public() {
+                let doc = self.document(&reader, &now, None)?;
+                w.writer.add_document(doc)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn document(
+        &self,
+        views: &super::views::ViewReader<'_>,
+        snap: &super::views::Snapshot<Article>,
+        to: Option<(DateTime<Utc>, Position)>,
+    ) -> Result<TantivyDocument> {
+        let f = &self.fields;
+        let a = &snap.state;
+        let mut doc = TantivyDocument::new();
+        doc.add_text(f.key, doc_key(a.id, snap.version));
+        doc.add_text(f.article, a.id.to_string());
+        doc.add_u64(f.version, snap.version);
+        doc.add_text(f.headline, &a.headline);
+        if let Some(summary) = &a.summary {
+            doc.add_text(f.summary, summary);
+        }
+        doc.add_text(f.body, &a.body);
+        doc.add_text(f.section, &a.section);
+        doc.add_facet(f.facets, Facet::from_path(["section", a.section.as_str()]));
+        for tag in &a.tags {
+            doc.add_text(f.tag, tag);
+        }
+        // Byline names as they stood when this version was written.
+        let at = At { as_of: None, basis: Some(snap.position) };
+        for byline in &a.bylines {
+            doc.add_text(f.author_id, byline.author_id.to_string());
+            doc.add_facet(f.facets, Facet::from_path(["author", byline.author_id.to_string().as_str()]));
+            if let Some(author) = views.author(byline.author_id, at)? {
+                doc.add_text(f.author, &author.state.name);
+            }
+        }
+        if let Some(published) = a.published_at {
+            doc.add_date(f.published, TDate::from_timestamp_micros(published.timestamp_micros()));
+            doc.add_facet(f.facets, Facet::from_path(["year", published.year().to_string().as_str()]));
+        }
+        doc.add_i64(f.eff_from, snap.effective_at.timestamp_micros());
+        doc.add_u64(f.pos_from, snap.position.get());
+        match to {
+            Some((eff, pos)) => {
+                doc.add_i64(f.eff_to, eff.timestamp_micros());
+                doc.add_u64(f.pos_to, pos.get());
+                doc.add_u64(f.current, 0);
+            }
+            None => {
+                doc.add_i64(f.eff_to, OPEN_I);
+                doc.add_u64(f.pos_to, OPEN);
+                doc.add_u64(f.current, 1);
+            }
+        }
+        Ok(doc)
+    }
+
+    /// Commits what was applied, with the checkpoint in the commit payload, and makes it
+    /// searchable. Returns the new checkpoint.
+    pub fn commit(&self) -> Result<Position> {
+        let mut w = self.writer.lock().expect("lock poisoned");
+        let applied = w.applied;
+        if applied == self.checkpoint() {
+            return Ok(applied);
+        }
+        let mut prepared = w.writer.prepare_commit()?;
+        prepared.set_payload(&format!(
+            "checkpoint={} built_by={}",
+            applied.get(),
+            SEARCH_VERSION.replace(' ', "_")
+        ));
+        prepared.commit()?;
+        self.reader.reload()?;
+        *self.committed.lock().expect("lock poisoned") = applied;
+        Ok(applied)
+    }
+
+    fn parser(&self) -> QueryParser {
+        let f = &self.fields;
+        let mut parser = QueryParser::for_index(&self.index, vec![f.headline, f.summary, f.body, f.author]);
+        parser.set_conjunction_by_default();
+        parser.set_field_boost(f.headline, 3.0);
+        parser.set_field_boost(f.summary, 1.5);
+        parser
+    }
+
+    /// Runs a search.
+    pub fn search(&self, request: &SearchRequest) -> Result<SearchResults> {
+        let f = self.fields;
+        let parsed = if request.query.trim().is_empty() {
+            Box::new(tantivy::query::AllQuery) as Box<dyn Query>
+        } else {
+            self.parser().parse_query(&request.query).map_err(|e| Error::Query(e.to_string()))?
+        };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, parsed.box_clone())];
+        let term = |field, text: &str| -> Box<dyn Query> {
+            Box::new(TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::Basic))
+        };
+        if let Some(section) = &request.section {
+            clauses.push((Occur::Must, term(f.section, &section.to_lowercase())));
+        }
+        if let Some(author) = &request.author_id {
+            clauses.push((Occur::Must, term(f.author_id, &author.to_string())));
+        }
+        if request.published_from.is_some() || request.published_to.is_some() {
+            let date = |d: DateTime<Utc>| {
+                Term::from_field_date(f.published, TDate::from_timestamp_micros(d.timestamp_micros()))
+            };
+            let lower = request.published_from.map_or(Bound::Unbounded, |d| Bound::Included(date(d)));
+            let upper = request.published_to.map_or(Bound::Unbounded, |d| Bound::Excluded(date(d)));
+            clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
+        }
+        clauses.extend(self.window(request.at));
+        let query = BooleanQuery::new(clauses);
+
+        let searcher = self.reader.searcher();
+        let mut facets = FacetCollector::for_field("facets");
+        for root in ["/section", "/year", "/author"] {
+            facets.add_facet(root);
+        }
+        let first = request.first.max(1);
+        let top = TopDocs::with_limit(first).and_offset(request.offset);
+        let (hits, total, facet_counts): (Vec<(f32, tantivy::DocAddress)>, usize, _) = match request.sort {
+            Sort::Relevance => searcher.search(&query, &(top.order_by_score(), Count, facets))?,
+            Sort::Date => {
+                let (by_date, total, facet_counts) = searcher.search(
+                    &query,
+                    &(top.order_by_fast_field::<TDate>("published", Order::Desc), Count, facets),
+                )?;
+                (by_date.into_iter().map(|(_, d)| (0.0, d)).collect(), total, facet_counts)
+            }
+        };
+
+        let generators = [("headline", f.headline), ("summary", f.summary), ("body", f.body)]
+            .into_iter()
+            .map(|(name, field)| {
+                let mut g = SnippetGenerator::create(&searcher, &*parsed, field)?;
+                g.set_max_num_chars(if name == "body" { 240 } else { 400 });
+                Ok((name, g))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut out = Vec::with_capacity(hits.len());
+        for (score, address) in hits {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let id = doc
+                .get_first(f.article)
+                .and_then(|v| v.as_str())
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| Error::Corrupt("search document without an article id".into()))?;
+            let version = doc.get_first(f.version).and_then(|v| v.as_u64()).unwrap_or(0);
+            let mut snippets = Vec::new();
+            for (name, generator) in &generators {
+                let mut snippet = generator.snippet_from_doc(&doc);
+                if snippet.highlighted().is_empty() {
+                    continue;
+                }
+                snippet.set_snippet_prefix_postfix("<mark>", "</mark>");
+                snippets.push(Snippet { field: name, html: snippet.to_html() });
+            }
+            out.push(Hit { article: id, version, score, snippets });
+        }
+        let counts = |root: &str| -> Vec<(String, u64)> {
+            let mut v: Vec<(String, u64)> = facet_counts
+                .get(root)
+                .map(|(facet, count)| {
+                    (facet.to_path().last().map(|s| s.to_string()).unwrap_or_default(), count)
+                })
+                .collect();
+            v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            v
+        };
+        Ok(SearchResults {
+            total: total as u64,
+            hits: out,
+            sections: counts("/section"),
+            years: counts("/year"),
+            authors: counts("/author"),
+        })
+    }
+
+    /// The clauses that keep only the documents valid at `at`.
+    fn window(&self, at: At) -> Vec<(Occur, Box<dyn Query>)> {
+        let f = self.fields;
+        if at == At::default() {
+            return vec![(
+                Occur::Must,
+                Box::new(TermQuery::new(Term::from_field_u64(f.current, 1), IndexRecordOption::Basic)),
+            )];
+        }
+        let as_of = at.as_of.map_or(OPEN_I - 1, |t| t.timestamp_micros());
+        let basis = at.basis.map_or(OPEN - 1, |p| p.get());
+        let i64_range = |field, lower: Bound<i64>, upper: Bound<i64>| -> Box<dyn Query> {
+            Box::new(RangeQuery::new(
+                lower.map(|v| Term::from_field_i64(field, v)),
+                upper.map(|v| Term::from_field_i64(field, v)),
+            ))
+        };
+        let u64_range = |field, lower: Bound<u64>, upper: Bound<u64>| -> Box<dyn Query> {
+            Box::new(RangeQuery::new(
+                lower.map(|v| Term::from_field_u64(field, v)),
+                upper.map(|v| Term::from_field_u64(field, v)),
+            ))
+        };
+        let ended_later: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
+            (Occur::Should, i64_range(f.eff_to, Bound::Excluded(as_of), Bound::Unbounded)),
+            (Occur::Should, u64_range(f.pos_to, Bound::Excluded(basis), Bound::Unbounded)),
+        ]));
+        vec![
+            (Occur::Must, i64_range(f.eff_from, Bound::Unbounded, Bound::Included(as_of))),
+            (Occur::Must, u64_range(f.pos_from, Bound::Unbounded, Bound::Included(basis))),
+            (Occur::Must, ended_later),
+        ]
+    }
+
+    /// Every live document's (key, window), sorted: what "identical indexes" compares.
+    pub fn dump(&self) -> Result<Vec<String>> {
+        let searcher = self.reader.searcher();
+        let f = self.fields;
+        let mut out = Vec::new();
+        for (segment_ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let columns = segment.fast_fields();
+            let eff_from = columns.i64("eff_from")?;
+            let eff_to = columns.i64("eff_to")?;
+            let pos_from = columns.u64("pos_from")?;
+            let pos_to = columns.u64("pos_to")?;
+            for doc_id in segment.doc_ids_alive() {
+                let doc: TantivyDocument =
+                    searcher.doc(tantivy::DocAddress::new(segment_ord as u32, doc_id))?;
+                let article =
+                    doc.get_first(f.article).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+                let version = doc.get_first(f.version).and_then(|v| v.as_u64()).unwrap_or(0);
+                let line = format!(
+                    "{article} v{version} eff[{:?},{:?}) pos[{:?},{:?}) {}",
+                    eff_from.first(doc_id),
+                    eff_to.first(doc_id),
+                    pos_from.first(doc_id),
+                    pos_to.first(doc_id),
+                    doc.get_first(f.headline).and_then(|v| v.as_str()).unwrap_or_default()
+                );
+                out.push(line);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+fn doc_key(id: ArticleId, version: u64) -> String {
+    format!("{id}:{version}")
+}
