@@ -76,6 +76,39 @@ pub enum Commands {
         #[arg(long, value_enum)]
         which: Option<Which>,
     },
+    /// Import JSON Lines into the log: a `morgue export` (restored verbatim, hash chain
+    /// included) or authored events (checked like editors' commands and appended). Bad input
+    /// names the line and the field; nothing of the batch holding it is appended. Re-running
+    /// the same import appends nothing new.
+    ///
+    /// Example: `morgue import fixtures/archive.jsonl`
+    Import {
+        #[command(flatten)]
+        /// Data directory.
+        data: DataArgs,
+        /// The file (`-` for standard input; `.gz` files are decompressed).
+        file: PathBuf,
+        /// `morgue` (our own format) or `corpus` (the blog/PEP histories in shared/data).
+        #[arg(long, value_enum, default_value_t = Format::Morgue)]
+        format: Format,
+        /// Lines per transaction.
+        #[arg(long, default_value_t = crate::transfer::DEFAULT_BATCH)]
+        batch: usize,
+    },
+    /// Write the log (or the part after `--from`) as JSON Lines.
+    ///
+    /// Example: `morgue export --out archive.jsonl`
+    Export {
+        #[command(flatten)]
+        /// Data directory.
+        data: DataArgs,
+        /// Only events after this position.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// Output file (standard output when absent).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Print the log's head position and size.
     Stats {
         #[command(flatten)]
@@ -85,6 +118,31 @@ pub enum Commands {
     /// Measure this machine: durable appends and the disk's own sync rate.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+/// Import formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// morgue's JSON Lines (what `morgue export` writes, and the fixtures).
+    Morgue,
+    /// The event histories in `shared/data` (`stream`, `seq`, `type`, `payload` with names).
+    Corpus,
+}
+
+/// Opens an input file, `-` for standard input, decompressing `.gz`.
+pub fn open_input(path: &std::path::Path) -> anyhow::Result<Box<dyn std::io::BufRead>> {
+    use std::io::BufReader;
+    let raw: Box<dyn std::io::Read> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?)
+    };
+    let gz = path.extension().is_some_and(|e| e == "gz");
+    Ok(if gz {
+        Box::new(BufReader::with_capacity(1 << 20, flate2::read::MultiGzDecoder::new(raw)))
+    } else {
+        Box::new(BufReader::with_capacity(1 << 20, raw))
+    })
 }
 
 /// Measurements.
@@ -191,6 +249,60 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::FAILURE)
                 }
             }
+        }
+        Commands::Import { data, file, format, batch } => {
+            let store = data.open_store()?;
+            let input = open_input(&file)?;
+            let lines: Box<dyn Iterator<Item = std::io::Result<String>>> = match format {
+                Format::Morgue => Box::new(std::io::BufRead::lines(input)),
+                Format::Corpus => Box::new(crate::transfer::corpus::lines(input, &store)),
+            };
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "importing {spinner} {pos} lines ({per_sec}) {elapsed}",
+                )
+                .expect("the template is valid"),
+            );
+            let started = std::time::Instant::now();
+            let head = store.head();
+            let report = crate::transfer::import(&store, lines, batch, |n| bar.set_position(n))
+                .with_context(|| format!("importing {}", file.display()))?;
+            bar.finish_and_clear();
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "imported {} events ({} already present) from {} lines in {secs:.2}s ({:.0} events/s); head {} -> {}",
+                report.appended,
+                report.skipped,
+                report.lines,
+                report.appended as f64 / secs.max(1e-9),
+                head,
+                store.head()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::Export { data, from, out } => {
+            let store = data.open_store()?;
+            let bar = progress_bar(store.head().get(), "exporting");
+            let count = match out {
+                Some(path) => {
+                    let file = std::fs::File::create(&path)
+                        .with_context(|| format!("creating {}", path.display()))?;
+                    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+                    crate::transfer::export(&store, crate::Position(from), &mut w, |p| {
+                        bar.set_position(p.get())
+                    })?
+                }
+                None => {
+                    let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+                    crate::transfer::export(&store, crate::Position(from), &mut w, |p| {
+                        bar.set_position(p.get())
+                    })?
+                }
+            };
+            bar.finish_and_clear();
+            eprintln!("exported {count} events");
+            Ok(ExitCode::SUCCESS)
         }
         Commands::Stats { data } => {
             let store = data.open_store()?;

@@ -42,21 +42,7 @@ impl Error {
                 Rejection::NotFound { .. } => "NOT_FOUND",
                 Rejection::Conflict(_) => "CONFLICT",
             },
-            Error::Store(e) => match e {
-                store::Error::WrongVersion { .. }
-                | store::Error::IdempotencyMismatch { .. }
-                | store::Error::ClaimTaken { .. } => "CONFLICT",
-                store::Error::EffectiveInFuture { .. }
-                | store::Error::EffectiveOutOfOrder { .. }
-                | store::Error::Invalid(_) => "BAD_INPUT",
-                store::Error::Full { .. }
-                | store::Error::Corrupt { .. }
-                | store::Error::Format { .. }
-                | store::Error::WriteFailed(_)
-                | store::Error::Lmdb(_)
-                | store::Error::Io(_)
-                | store::Error::Closed => "INTERNAL",
-            },
+            Error::Store(e) => store_code(e),
             Error::Decode { .. } => "INTERNAL",
             Error::Project(e) => match e {
                 project::Error::Stale { .. } => "STALE",
@@ -80,5 +66,24 @@ impl Error {
             Error::Store(store::Error::WrongVersion { actual, .. }) => Some(*actual),
             _ => None,
         }
+    }
+}
+
+fn store_code(e: &store::Error) -> &'static str {
+    match e {
+        store::Error::InBatch { source, .. } => store_code(source),
+        store::Error::WrongVersion { .. }
+        | store::Error::IdempotencyMismatch { .. }
+        | store::Error::ClaimTaken { .. } => "CONFLICT",
+        store::Error::EffectiveInFuture { .. }
+        | store::Error::EffectiveOutOfOrder { .. }
+        | store::Error::Invalid(_) => "BAD_INPUT",
+        store::Error::Full { .. }
+        | store::Error::Corrupt { .. }
+        | store::Error::Format { .. }
+        | store::Error::WriteFailed(_)
+        | store::Error::Lmdb(_)
+        | store::Error::Io(_)
+        | store::Error::Closed => "INTERNAL",
     }
 }

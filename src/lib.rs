@@ -43,6 +43,7 @@ pub mod error;
 mod position;
 pub mod project;
 pub mod store;
+pub mod transfer;
 
 pub use error::{Error, Result};
 pub use position::Position;

@@ -27,6 +27,7 @@ pub use envelope::{
 };
 pub use tables::Tables;
 pub use verify::{VerifyReport, verify};
+pub use writer::Restored;
 
 use crate::Position;
 
@@ -107,6 +108,14 @@ pub enum Error {
     /// The request breaks a shape rule (empty, too large, bad name).
     #[error("invalid append: {0}")]
     Invalid(String),
+    /// One request of an all-or-nothing batch was refused; nothing of the batch was written.
+    #[error("item {index} of the batch: {source}")]
+    InBatch {
+        /// Which request or record (0-based).
+        index: usize,
+        /// Why.
+        source: Box<Error>,
+    },
     /// The LMDB map is full.
     #[error("the store is full at its map size of {map_size} bytes; restart with a larger MORGUE_MAP_SIZE")]
     Full {
@@ -257,23 +266,39 @@ impl Store {
         self.inner.head.subscribe()
     }
 
-    fn submit(&self, request: AppendRequest) -> Result<oneshot::Receiver<Result<Appended>>> {
+    fn submit(&self, work: writer::Work) -> Result<oneshot::Receiver<Result<Vec<Appended>>>> {
         let (reply, answer) = oneshot::channel();
         let jobs = self.inner.jobs.as_ref().ok_or(Error::Closed)?;
-        jobs.send(writer::Job { request, reply }).map_err(|_| Error::Closed)?;
+        jobs.send(writer::Job { work, reply }).map_err(|_| Error::Closed)?;
         Ok(answer)
+    }
+
+    fn one(answer: Result<Vec<Appended>>) -> Result<Appended> {
+        answer?.pop().ok_or(Error::Closed)
     }
 
     /// Appends events to one stream, all or nothing, durable before it returns.
     ///
     /// Blocks the calling thread; from async code use [`Store::append_async`].
     pub fn append(&self, request: AppendRequest) -> Result<Appended> {
-        self.submit(request)?.blocking_recv().map_err(|_| Error::Closed)?
+        Self::one(self.submit(writer::Work::One(request))?.blocking_recv().map_err(|_| Error::Closed)?)
     }
 
     /// [`Store::append`] for async callers: waits without blocking a runtime thread.
     pub async fn append_async(&self, request: AppendRequest) -> Result<Appended> {
-        self.submit(request)?.await.map_err(|_| Error::Closed)?
+        Self::one(self.submit(writer::Work::One(request))?.await.map_err(|_| Error::Closed)?)
+    }
+
+    /// Appends several requests (to any streams) in one transaction, all or nothing: a refused
+    /// request is reported as [`Error::InBatch`] with its index, and nothing is written.
+    pub fn append_all(&self, requests: Vec<AppendRequest>) -> Result<Vec<Appended>> {
+        self.submit(writer::Work::All(requests))?.blocking_recv().map_err(|_| Error::Closed)?
+    }
+
+    /// Copies records from another log verbatim (same positions, instants and hash chain),
+    /// all or nothing. Each must continue this log exactly.
+    pub fn restore(&self, records: Vec<Restored>) -> Result<Vec<Appended>> {
+        self.submit(writer::Work::Restore(records))?.blocking_recv().map_err(|_| Error::Closed)?
     }
 
     /// A consistent read view of the log as of now.

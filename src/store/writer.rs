@@ -19,13 +19,35 @@ use super::envelope::{AppendRequest, Appended, GENESIS_HASH, Hash, RecordedEvent
 use super::{Env, Error, Result, Tables, limits};
 use crate::Position;
 
+/// The fingerprint recorded for idempotency keys that arrive by restore.
+const RESTORED_FINGERPRINT: Hash = [0xff; 32];
+
 /// Most jobs committed in one transaction.
 const MAX_BATCH: usize = 4096;
 
-/// One append waiting for the writer.
+/// What a job asks the writer to do.
+pub(crate) enum Work {
+    /// One append.
+    One(AppendRequest),
+    /// Several appends, all or nothing (an import batch).
+    All(Vec<AppendRequest>),
+    /// Stored records copied verbatim, all or nothing (a restore or a replica).
+    Restore(Vec<Restored>),
+}
+
+/// A record to copy verbatim, with the unique values its event takes.
+#[derive(Clone, Debug)]
+pub struct Restored {
+    /// The record as it was stored elsewhere.
+    pub event: RecordedEvent,
+    /// The claims its event makes (the store cannot know them from the record).
+    pub claims: Vec<super::Claim>,
+}
+
+/// One unit of work waiting for the writer.
 pub(crate) struct Job {
-    pub request: AppendRequest,
-    pub reply: oneshot::Sender<Result<Appended>>,
+    pub work: Work,
+    pub reply: oneshot::Sender<Result<Vec<Appended>>>,
 }
 
 /// The end of the log, as the writer tracks it between commits.
@@ -98,11 +120,34 @@ impl Writer {
     fn commit(&mut self, batch: &mut Vec<Job>) {
         let before = self.tail;
         let env = self.env.clone();
-        let outcome = (|| -> heed::Result<Vec<Result<Appended>>> {
+        let outcome = (|| -> heed::Result<Vec<Result<Vec<Appended>>>> {
             let mut wtxn = env.write_txn()?;
             let mut answers = Vec::with_capacity(batch.len());
             for job in batch.iter() {
-                answers.push(self.apply(&mut wtxn, &job.request)?);
+                let answer = match &job.work {
+                    Work::One(request) => self.apply(&mut wtxn, request)?.map(|a| vec![a]),
+                    Work::All(requests) => self.nested(&env, &mut wtxn, |w, txn| {
+                        let mut out = Vec::with_capacity(requests.len());
+                        for (i, request) in requests.iter().enumerate() {
+                            match w.apply(txn, request)? {
+                                Ok(a) => out.push(a),
+                                Err(e) => return Ok(Err(Error::InBatch { index: i, source: Box::new(e) })),
+                            }
+                        }
+                        Ok(Ok(out))
+                    })?,
+                    Work::Restore(records) => self.nested(&env, &mut wtxn, |w, txn| {
+                        let mut out = Vec::with_capacity(records.len());
+                        for (i, record) in records.iter().enumerate() {
+                            match w.restore(txn, record)? {
+                                Ok(a) => out.push(a),
+                                Err(e) => return Ok(Err(Error::InBatch { index: i, source: Box::new(e) })),
+                            }
+                        }
+                        Ok(Ok(out))
+                    })?,
+                };
+                answers.push(answer);
             }
             wtxn.commit()?;
             Ok(answers)
@@ -128,6 +173,105 @@ impl Writer {
                 }
             }
         }
+    }
+
+    /// Runs `f` in a nested transaction: kept if it answers `Ok`, rolled back (with the tail)
+    /// if it answers a rejection, so a batch job is all or nothing.
+    fn nested<T>(
+        &mut self,
+        env: &Env,
+        wtxn: &mut RwTxn,
+        f: impl FnOnce(&mut Self, &mut RwTxn) -> heed::Result<Result<T>>,
+    ) -> heed::Result<Result<T>> {
+        let before = self.tail;
+        let mut nested = env.nested_write_txn(wtxn)?;
+        match f(self, &mut nested)? {
+            Ok(value) => {
+                nested.commit()?;
+                Ok(Ok(value))
+            }
+            Err(rejection) => {
+                nested.abort();
+                self.tail = before;
+                Ok(Err(rejection))
+            }
+        }
+    }
+
+    /// Copies one stored record verbatim after checking that it continues the log exactly:
+    /// position, hash chain, checksum, stream version and instants.
+    fn restore(&mut self, wtxn: &mut RwTxn, record: &Restored) -> heed::Result<Result<Appended>> {
+        let e = &record.event;
+        let bad = |reason: String| Ok(Err(Error::Corrupt { position: e.position, reason }));
+        if e.position != self.tail.next {
+            return bad(format!("the log continues at position {}", self.tail.next));
+        }
+        if e.prev_hash != self.tail.last_hash {
+            return bad("its previous-hash does not match the log's last checksum".into());
+        }
+        if codec::checksum_of(e) != e.checksum {
+            return bad("its checksum does not match its fields".into());
+        }
+        let recorded_us = micros(e.recorded_at);
+        if recorded_us <= self.tail.last_recorded_us {
+            return bad("recorded_at does not increase".into());
+        }
+        if e.effective_at > e.recorded_at {
+            return bad("effective_at is later than recorded_at".into());
+        }
+        let t = self.tables;
+        let current = stream_head(&t, wtxn, &e.stream).map_err(into_heed)?;
+        let actual = current.map_or(0, |(v, _)| v);
+        if e.version != actual + 1 {
+            return bad(format!(
+                "stream {} is at version {actual}, record has version {}",
+                e.stream, e.version
+            ));
+        }
+        if let Some((_, position)) = current {
+            let previous = t.events.get(wtxn, &position.0)?.and_then(|b| codec::decode_record(b).ok());
+            if previous.is_some_and(|p| p.effective_at > e.effective_at) {
+                return bad("effective_at goes back within its stream".into());
+            }
+        }
+        for claim in &record.claims {
+            let key = codec::claim_key(&claim.namespace, &claim.value);
+            if let Some(holder) = t.claims.get(wtxn, &key)?
+                && holder != e.stream
+            {
+                return Ok(Err(Error::ClaimTaken {
+                    namespace: claim.namespace.clone(),
+                    value: claim.value.clone(),
+                    holder: holder.to_owned(),
+                }));
+            }
+        }
+        t.events.put_with_flags(wtxn, PutFlags::APPEND, &e.position.0, &codec::encode_record(e))?;
+        t.streams.put(wtxn, &codec::stream_key(&e.stream, e.version), &e.position.0)?;
+        for claim in &record.claims {
+            t.claims.put(wtxn, &codec::claim_key(&claim.namespace, &claim.value), &e.stream)?;
+        }
+        if let Some(key) = &e.idempotency_key {
+            // The original fingerprint is not part of the record: a restored key is extended
+            // over every event it wrote, and any reuse with a new request is a CONFLICT.
+            let first = match t.idempotency.get(wtxn, key)?.and_then(codec::decode_idempotency) {
+                Some((_, first, last)) if last.next() == e.position => first,
+                _ => e.position,
+            };
+            t.idempotency.put(
+                wtxn,
+                key,
+                &codec::encode_idempotency(&RESTORED_FINGERPRINT, first, e.position),
+            )?;
+        }
+        self.tail = Tail { next: e.position.next(), last_hash: e.checksum, last_recorded_us: recorded_us };
+        Ok(Ok(Appended {
+            stream: e.stream.clone(),
+            first_position: e.position,
+            last_position: e.position,
+            version: e.version,
+            deduplicated: false,
+        }))
     }
 
     /// Checks one request against the log as this transaction sees it, then writes it.

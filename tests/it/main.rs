@@ -6,3 +6,4 @@ mod domain;
 mod project;
 mod store;
 mod support;
+mod transfer;
