@@ -52,12 +52,25 @@ impl DataArgs {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Commands {
-    /// Open the archive and keep it open until Ctrl-C or SIGTERM.
+    /// Serve the archive: GraphQL at /graphql, GraphiQL at /graphiql, health at /healthz and
+    /// /readyz, metrics at /metrics. An empty archive is first filled with the fixtures.
+    /// Stops gracefully on Ctrl-C or SIGTERM (in-flight writes finish).
     Serve {
         #[command(flatten)]
         /// Data directory.
         data: DataArgs,
+        /// Address to listen on.
+        #[arg(long, env = "MORGUE_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Events loaded into an empty archive at start (JSON Lines); `none` to start empty.
+        #[arg(long, env = "MORGUE_FIXTURES", default_value = "fixtures/archive.jsonl")]
+        fixtures: PathBuf,
     },
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Manage API tokens (editors and admins).
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Walk the whole log and check positions, versions, instants, checksums and the hash
     /// chain. Exits 0 when intact; otherwise names the first bad position and exits 1.
     Verify {
@@ -120,6 +133,89 @@ pub enum Commands {
     Bench(BenchCommand),
 }
 
+/// Token commands.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; its secret is printed once (only a hash is kept).
+    ///
+    /// Example: `morgue token create --role editor --name night-desk`
+    Create {
+        #[command(flatten)]
+        /// Data directory.
+        data: DataArgs,
+        /// The holder's name: the actor of every event the token writes.
+        #[arg(long)]
+        name: String,
+        /// `editor` (all mutations, sees drafts) or `admin` (editor plus operations).
+        #[arg(long, value_enum, default_value_t = crate::graphql::Role::Editor)]
+        role: crate::graphql::Role,
+    },
+    /// List tokens (names, roles, dates; never secrets).
+    List {
+        #[command(flatten)]
+        /// Data directory.
+        data: DataArgs,
+    },
+    /// Revoke every token of a name.
+    Revoke {
+        #[command(flatten)]
+        /// Data directory.
+        data: DataArgs,
+        /// The name.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+impl TokenCommand {
+    fn data(&self) -> &DataArgs {
+        match self {
+            TokenCommand::Create { data, .. }
+            | TokenCommand::List { data }
+            | TokenCommand::Revoke { data, .. } => data,
+        }
+    }
+}
+
+async fn serve(data: DataArgs, listen: std::net::SocketAddr, fixtures: PathBuf) -> anyhow::Result<ExitCode> {
+    let archive = crate::archive::Archive::open(&data.data, data.map_size)
+        .with_context(|| format!("opening the archive in {}", data.data.display()))?;
+    if let Some(p) = archive.projections() {
+        p.set_batch(data.projector_batch);
+    }
+    if archive.store().head() == crate::Position::ZERO && fixtures.as_os_str() != "none" {
+        if fixtures.exists() {
+            tracing::info!(file = %fixtures.display(), "the archive is empty: loading the fixtures");
+            let store = archive.store().clone();
+            let file = fixtures.clone();
+            let report = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+                let input = open_input(&file)?;
+                Ok(crate::transfer::import(
+                    &store,
+                    std::io::BufRead::lines(input),
+                    crate::transfer::DEFAULT_BATCH,
+                    |_| {},
+                )?)
+            })
+            .await??;
+            tracing::info!(events = report.appended, "fixtures loaded");
+        } else {
+            tracing::warn!(file = %fixtures.display(), "the archive is empty and there are no fixtures to load");
+        }
+    }
+    let tokens = crate::auth::Tokens::load(&data.data)?;
+    let listener =
+        tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    let address = listener.local_addr()?;
+    tracing::info!(head = %archive.store().head(), data = %data.data.display(), "archive open");
+    tracing::info!("GraphiQL: http://{address}/graphiql  (GraphQL: http://{address}/graphql)");
+    let state = crate::http::AppState::new(archive.clone(), tokens);
+    crate::http::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("stopping: projectors commit what they applied");
+    tokio::task::spawn_blocking(move || archive.close()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Import formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -180,17 +276,33 @@ pub enum BenchCommand {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     init_tracing();
     match cli.command {
-        Commands::Serve { data } => {
-            let archive = crate::archive::Archive::open(&data.data, data.map_size)
-                .with_context(|| format!("opening the archive in {}", data.data.display()))?;
-            if let Some(p) = archive.projections() {
-                p.set_batch(data.projector_batch);
-            }
-            tracing::info!(head = %archive.store().head(), data = %data.data.display(), "archive open; press Ctrl-C to stop");
+        Commands::Serve { data, listen, fixtures } => {
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(shutdown_signal());
-            tracing::info!("stopping");
-            archive.close();
+            runtime.block_on(serve(data, listen, fixtures))
+        }
+        Commands::Schema => {
+            print!("{}", crate::graphql::sdl());
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::Token(command) => {
+            let tokens = crate::auth::Tokens::load(&command.data().data)?;
+            match command {
+                TokenCommand::Create { name, role, .. } => {
+                    let secret = tokens.create(&name, role)?;
+                    eprintln!("created a {role:?} token named {name:?}; it is shown once, keep it:");
+                    println!("{secret}");
+                }
+                TokenCommand::List { .. } => {
+                    for t in tokens.list() {
+                        let state = t.revoked_at.map_or("live".to_owned(), |at| format!("revoked {at}"));
+                        println!("{}\t{:?}\tcreated {}\t{state}", t.name, t.role, t.created_at);
+                    }
+                }
+                TokenCommand::Revoke { name, .. } => {
+                    let n = tokens.revoke(&name)?;
+                    println!("revoked {n} token(s) named {name:?}");
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Commands::Rebuild { data, which } => {

@@ -36,10 +36,13 @@
 #![warn(missing_docs)]
 
 pub mod archive;
+pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod domain;
 pub mod error;
+pub mod graphql;
+pub mod http;
 mod position;
 pub mod project;
 pub mod store;

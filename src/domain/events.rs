@@ -280,6 +280,44 @@ impl Event {
         Ok(event)
     }
 
+    /// The fields of its entity this event changes, for revision histories.
+    pub fn changed_fields(&self) -> Vec<&'static str> {
+        match self {
+            Event::AuthorRegistered(r) => {
+                if r.bio.is_some() {
+                    vec!["name", "bio"]
+                } else {
+                    vec!["name"]
+                }
+            }
+            Event::AuthorRenamed(_) => vec!["name"],
+            Event::ArticleDrafted(d) => {
+                let mut f = vec!["slug", "headline"];
+                if d.summary.is_some() {
+                    f.push("summary");
+                }
+                f.extend(["body", "section", "tags"]);
+                if d.language.is_some() {
+                    f.push("language");
+                }
+                f
+            }
+            Event::ArticleRevised(r) => r.changed_fields(),
+            Event::ArticlePublished(_) | Event::ArticleRetracted(_) => vec!["status"],
+            Event::CorrectionAppended(_) => vec!["corrections"],
+            Event::BylineAdded(_) | Event::BylineRemoved(_) => vec!["bylines"],
+        }
+    }
+
+    /// The editor's words on the change: a revision's note, a retraction's reason.
+    pub fn note(&self) -> Option<&str> {
+        match self {
+            Event::ArticleRevised(r) => r.note.as_deref(),
+            Event::ArticleRetracted(r) => Some(&r.reason),
+            _ => None,
+        }
+    }
+
     /// The unique values this event takes: `("slug", slug)` for a draft.
     pub fn claims(&self) -> Vec<(&'static str, String)> {
         match self {

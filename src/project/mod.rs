@@ -278,6 +278,20 @@ impl Projections {
         }
     }
 
+    /// Waits until the views (not the search index) include `position`.
+    pub async fn wait_for_views(&self, position: Position, timeout: Duration) -> Result<()> {
+        let mut views = self.shared.views.checkpoint.subscribe();
+        match tokio::time::timeout(timeout, views.wait_for(|p| *p >= position)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) => Err(Error::Stopped),
+            Err(_) => Err(Error::Stale {
+                wanted: position,
+                reached: *self.shared.views.checkpoint.borrow(),
+                waited_ms: timeout.as_millis() as u64,
+            }),
+        }
+    }
+
     /// Blocks until every projector has applied everything in the log now (for tools and
     /// tests; servers use [`Projections::wait_for`]).
     pub fn catch_up(&self, timeout: Duration) -> Result<()> {

@@ -4,6 +4,7 @@ mod archive;
 mod crash;
 mod domain;
 mod project;
+mod schema;
 mod store;
 mod support;
 mod transfer;

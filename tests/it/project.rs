@@ -135,7 +135,18 @@ fn projecting_survives_sigkill_and_equals_a_rebuild() {
         random_history(&Archive::new(open_store()), 11 + round, 600);
         let kill_after = 1 + rng.below(20);
         let mut child = Process::new(env!("CARGO_BIN_EXE_morgue"))
-            .args(["serve", "--map-size", "1073741824", "--projector-batch", "40", "--data"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--fixtures",
+                "none",
+                "--map-size",
+                "1073741824",
+                "--projector-batch",
+                "40",
+                "--data",
+            ])
             .arg(dir.path())
             .env("MORGUE_LOG", "morgue=debug")
             .stdout(Stdio::null())

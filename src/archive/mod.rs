@@ -3,6 +3,10 @@
 //! `execute` is the write path in one screen: validate, load, decide, append (with the version
 //! that was decided on), answer with the new state, its version and the position written.
 
+mod read;
+
+pub use read::{READ_YOUR_WRITES_WAIT, ReadRequest, Reading};
+
 use std::path::Path;
 
 use chrono::{DateTime, Utc};

@@ -1,0 +1,171 @@
+//! The read side of the archive handle: one consistent reading per request, resolved to a
+//! log position once, then every field read at it.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::Archive;
+use crate::domain::{Article, ArticleId, ArticleStatus, Author, AuthorId, StreamKind};
+use crate::project::search::{SearchRequest, SearchResults};
+use crate::project::views::{Group, Page, Snapshot};
+use crate::project::{At, Projections, ProjectorStatus};
+use crate::store::RecordedEvent;
+use crate::{Error, Position, Result};
+
+/// How long a read waits for the projectors to reach the position it asks for.
+pub const READ_YOUR_WRITES_WAIT: Duration = Duration::from_secs(5);
+
+/// What a reader asks for: the instant, what the archive knew, and who is reading.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReadRequest {
+    /// Effective instant (`asOf`); `None` or a future instant means now.
+    pub as_of: Option<DateTime<Utc>>,
+    /// Recording instant (`knownAt`): only events recorded by then.
+    pub known_at: Option<DateTime<Utc>>,
+    /// A log position (`basis`), in place of `known_at`: reproduces a cited answer.
+    pub basis: Option<Position>,
+    /// Wait until the projectors include this position (read your writes).
+    pub min_position: Option<Position>,
+    /// Whether drafts are visible (editors).
+    pub drafts: bool,
+}
+
+/// A resolved reading: every field of one response is read at it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reading {
+    /// The point read at.
+    pub at: At,
+    /// The log position the answer is computed at (`extensions.basis`).
+    pub basis: Position,
+    /// Whether drafts are visible.
+    pub drafts: bool,
+}
+
+impl Archive {
+    fn projections_or_err(&self) -> Result<&Projections> {
+        self.projections.as_ref().ok_or_else(|| Error::BadInput("this archive has no read side".into()))
+    }
+
+    /// Resolves a read request to a reading: waits for `min_position` (or fails STALE), turns
+    /// `knownAt` into the last position recorded by then, and pins the basis.
+    pub async fn reading(&self, request: ReadRequest) -> Result<Reading> {
+        let p = self.projections_or_err()?;
+        if let Some(min) = request.min_position {
+            p.wait_for(min, READ_YOUR_WRITES_WAIT).await?;
+        }
+        let checkpoint = p.checkpoint();
+        let mut basis = request.basis.map_or(checkpoint, |b| b.min(checkpoint));
+        if let Some(known_at) = request.known_at {
+            basis = basis.min(self.position_known_at(known_at)?);
+        }
+        let as_of = request.as_of.filter(|t| *t < Utc::now());
+        Ok(Reading { at: At { as_of, basis: Some(basis) }, basis, drafts: request.drafts })
+    }
+
+    /// The last position recorded at or before `instant` (0 if none): a binary search, since
+    /// recording instants increase with position.
+    pub fn position_known_at(&self, instant: DateTime<Utc>) -> Result<Position> {
+        let reader = self.store.reader()?;
+        let (mut lo, mut hi) = (0u64, reader.head()?.get());
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            if reader.event(Position(mid))?.recorded_at <= instant {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        Ok(Position(lo))
+    }
+
+    fn visible(reading: &Reading, snapshot: Option<Snapshot<Article>>) -> Option<Snapshot<Article>> {
+        snapshot.filter(|s| reading.drafts || s.state.status != ArticleStatus::Draft)
+    }
+
+    /// An article as of the reading; `None` if it did not exist then (or was a draft and the
+    /// reader may not see drafts).
+    pub fn article(&self, reading: &Reading, id: ArticleId) -> Result<Option<Snapshot<Article>>> {
+        let views = self.projections_or_err()?.views();
+        let found = views.read()?.article(id, reading.at)?;
+        Ok(Self::visible(reading, found))
+    }
+
+    /// An article by slug, as of the reading.
+    pub fn article_by_slug(&self, reading: &Reading, slug: &str) -> Result<Option<Snapshot<Article>>> {
+        let views = self.projections_or_err()?.views();
+        let r = views.read()?;
+        let Some(id) = r.article_by_slug(slug)? else { return Ok(None) };
+        Ok(Self::visible(reading, r.article(id, reading.at)?))
+    }
+
+    /// An author as of the reading.
+    pub fn author(&self, reading: &Reading, id: AuthorId) -> Result<Option<Snapshot<Author>>> {
+        let views = self.projections_or_err()?.views();
+        Ok(views.read()?.author(id, reading.at)?)
+    }
+
+    /// Every version of an article (for its revision history), oldest first, up to the reading.
+    pub fn article_history(&self, reading: &Reading, id: ArticleId) -> Result<Vec<Snapshot<Article>>> {
+        let views = self.projections_or_err()?.views();
+        let all = views.read()?.history::<Article>(StreamKind::Article(id))?;
+        Ok(all.into_iter().take_while(|s| s.position <= reading.basis).collect())
+    }
+
+    /// Every version of an author, oldest first, up to the reading.
+    pub fn author_history(&self, reading: &Reading, id: AuthorId) -> Result<Vec<Snapshot<Author>>> {
+        let views = self.projections_or_err()?.views();
+        let all = views.read()?.history::<Author>(StreamKind::Author(id))?;
+        Ok(all.into_iter().take_while(|s| s.position <= reading.basis).collect())
+    }
+
+    /// Published articles of a group, newest first (present-day listing).
+    pub fn list(&self, group: &Group, after: Option<&str>, first: usize) -> Result<Page<ArticleId>> {
+        let views = self.projections_or_err()?.views();
+        Ok(views.read()?.list(group, after, first)?)
+    }
+
+    /// Authors by name.
+    pub fn authors(&self, after: Option<&str>, first: usize) -> Result<Page<AuthorId>> {
+        let views = self.projections_or_err()?.views();
+        Ok(views.read()?.authors(after, first)?)
+    }
+
+    /// A search at the reading's instant.
+    pub fn search(&self, reading: &Reading, mut request: SearchRequest) -> Result<SearchResults> {
+        request.at = reading.at;
+        // The present needs no window: the current documents are the answer.
+        if reading.at.as_of.is_none() && reading.at.basis == Some(self.projections_or_err()?.checkpoint()) {
+            request.at = At::default();
+        }
+        Ok(self.projections_or_err()?.search().search(&request)?)
+    }
+
+    /// A page of the raw log after `after`, optionally one stream's.
+    pub fn events(&self, after: Position, stream: Option<&str>, first: usize) -> Result<Vec<RecordedEvent>> {
+        match stream {
+            None => Ok(self.store.read_all(after, first)?),
+            Some(stream) => {
+                let reader = self.store.reader()?;
+                let mut out = Vec::new();
+                for p in reader.stream_positions(stream, 1)? {
+                    let p = p?;
+                    if p <= after {
+                        continue;
+                    }
+                    if out.len() == first {
+                        break;
+                    }
+                    out.push(reader.event(p)?);
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// The head position and each projector's checkpoint and lag.
+    pub fn status(&self) -> (Position, Vec<ProjectorStatus>) {
+        let status = self.projections.as_ref().map(Projections::status).unwrap_or_default();
+        (self.store.head(), status)
+    }
+}

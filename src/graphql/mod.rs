@@ -1,0 +1,100 @@
+//! The GraphQL schema and its resolvers. Resolvers are thin: they turn arguments into archive
+//! calls and archive answers into GraphQL objects. This module never touches LMDB, Tantivy or
+//! HTTP; the HTTP layer hands it a [`Viewer`] per request.
+
+mod mutation;
+mod query;
+pub mod scalars;
+mod subscription;
+mod types;
+
+use async_graphql::{ErrorExtensions, Schema};
+
+use crate::archive::Archive;
+pub use mutation::MutationRoot;
+pub use query::{Bases, BasesHandle, QueryRoot};
+pub use subscription::SubscriptionRoot;
+
+/// The served schema type.
+pub type MorgueSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+/// Deepest query accepted.
+pub const MAX_DEPTH: usize = 12;
+/// Most complex query accepted (async-graphql's complexity: one per field, lists multiplied).
+pub const MAX_COMPLEXITY: usize = 2000;
+/// Most items a page may ask for.
+pub const MAX_PAGE: i32 = 100;
+
+/// Who is asking: anonymous readers, or a token's holder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Viewer {
+    /// No token: published content only, no writes.
+    Anonymous,
+    /// A token holder, named (the actor of what they write).
+    Staff {
+        /// The token's name.
+        name: String,
+        /// `editor` or `admin`.
+        role: Role,
+    },
+}
+
+/// A token's role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// All mutations; sees drafts.
+    Editor,
+    /// Editor plus operations.
+    Admin,
+}
+
+impl Viewer {
+    /// Whether drafts are visible.
+    pub fn sees_drafts(&self) -> bool {
+        matches!(self, Viewer::Staff { .. })
+    }
+}
+
+/// Builds the schema over an archive.
+pub fn schema(archive: Archive) -> MorgueSchema {
+    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
+        .data(archive)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .finish()
+}
+
+/// The SDL of the served schema (what `schema/morgue.graphql` holds).
+pub fn sdl() -> String {
+    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot).finish().sdl()
+}
+
+/// A GraphQL error with a machine-readable `extensions.code`.
+pub fn error(code: &'static str, message: impl Into<String>) -> async_graphql::Error {
+    async_graphql::Error::new(message.into()).extend_with(|_, e| e.set("code", code))
+}
+
+/// Maps the crate's error to a GraphQL error; internal ones are logged and not described.
+pub fn to_gql(e: crate::Error) -> async_graphql::Error {
+    let code = e.code();
+    if code == "INTERNAL" {
+        tracing::error!(error = %e, "internal error");
+        return error(code, "internal error; it has been logged");
+    }
+    let actual = e.actual_version();
+    async_graphql::Error::new(e.to_string()).extend_with(|_, ext| {
+        ext.set("code", code);
+        if let Some(v) = actual {
+            ext.set("actualVersion", v);
+        }
+    })
+}
+
+pub(crate) fn page_size(first: Option<i32>, default: i32) -> async_graphql::Result<usize> {
+    let first = first.unwrap_or(default);
+    if !(0..=MAX_PAGE).contains(&first) {
+        return Err(error("BAD_INPUT", format!("first is {first}; it must be between 0 and {MAX_PAGE}")));
+    }
+    Ok(first as usize)
+}

@@ -1,0 +1,168 @@
+//! The SDL file and the public contract.
+
+use std::collections::{HashMap, HashSet};
+
+use async_graphql::parser::parse_schema;
+use async_graphql::parser::types::{BaseType, InputValueDefinition, Type, TypeKind, TypeSystemDefinition};
+
+#[test]
+fn the_schema_file_matches_the_code() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/morgue.graphql");
+    let file = std::fs::read_to_string(&path).expect("schema/morgue.graphql exists");
+    let served = morgue::graphql::sdl();
+    assert!(
+        file == served,
+        "schema/morgue.graphql is out of date: run `cargo run -- schema > schema/morgue.graphql` and review the diff"
+    );
+}
+
+/// What one type of a schema offers.
+#[derive(Default)]
+struct Shape {
+    kind: &'static str,
+    /// field → (type, arguments → type)
+    fields: HashMap<String, (Type, HashMap<String, Type>)>,
+    values: HashSet<String>,
+}
+
+fn shapes(sdl: &str) -> HashMap<String, Shape> {
+    let doc = parse_schema(sdl).expect("valid SDL");
+    let mut out = HashMap::new();
+    let args = |a: &[async_graphql::Positioned<InputValueDefinition>]| {
+        a.iter().map(|a| (a.node.name.node.to_string(), a.node.ty.node.clone())).collect()
+    };
+    for def in doc.definitions {
+        let TypeSystemDefinition::Type(t) = def else { continue };
+        let mut shape = Shape::default();
+        match &t.node.kind {
+            TypeKind::Object(o) => {
+                shape.kind = "object";
+                for f in &o.fields {
+                    shape.fields.insert(
+                        f.node.name.node.to_string(),
+                        (f.node.ty.node.clone(), args(&f.node.arguments)),
+                    );
+                }
+            }
+            TypeKind::InputObject(i) => {
+                shape.kind = "input";
+                for f in &i.fields {
+                    shape
+                        .fields
+                        .insert(f.node.name.node.to_string(), (f.node.ty.node.clone(), HashMap::new()));
+                }
+            }
+            TypeKind::Enum(e) => {
+                shape.kind = "enum";
+                shape.values = e.values.iter().map(|v| v.node.value.node.to_string()).collect();
+            }
+            TypeKind::Scalar => shape.kind = "scalar",
+            _ => shape.kind = "other",
+        }
+        out.insert(t.node.name.node.to_string(), shape);
+    }
+    out
+}
+
+/// Same named type and list structure.
+fn same_base(a: &Type, b: &Type) -> bool {
+    match (&a.base, &b.base) {
+        (BaseType::Named(x), BaseType::Named(y)) => x == y,
+        (BaseType::List(x), BaseType::List(y)) => same_base(x, y) && x.nullable == y.nullable,
+        _ => false,
+    }
+}
+
+/// An output may be stricter than the contract (non-null where it says nullable).
+fn output_compatible(contract: &Type, served: &Type) -> bool {
+    same_base(contract, served) && (contract.nullable || !served.nullable)
+}
+
+/// An input may be looser than the contract (optional where it says required).
+fn input_compatible(contract: &Type, served: &Type) -> bool {
+    same_base(contract, served) && (served.nullable || !contract.nullable)
+}
+
+/// Parts of the contract that arrive with the time-travel work (see the contract's header).
+const LATER: &[&str] = &[
+    "Query.timeline",
+    "Query.articles(asOf)",
+    "Query.articles(knownAt)",
+    "Query.articles(basis)",
+    "Query.authors(asOf)",
+    "Query.authors(knownAt)",
+    "Query.authors(basis)",
+    "Article.diff",
+    "TimelineBucket",
+    "TimelineCount",
+    "DiffOp",
+    "ArticleDiff",
+    "FieldDiff",
+    "DiffHunk",
+];
+
+#[test]
+fn the_served_schema_covers_the_public_contract() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/contract.graphql");
+    let Ok(contract) = std::fs::read_to_string(&path) else {
+        eprintln!("skipping: {} is absent", path.display());
+        return;
+    };
+    let contract = shapes(&contract);
+    let served = shapes(&morgue::graphql::sdl());
+    let mut problems = Vec::new();
+    for (name, want) in &contract {
+        if LATER.contains(&name.as_str()) {
+            continue;
+        }
+        let Some(have) = served.get(name) else {
+            problems.push(format!("type {name} is missing"));
+            continue;
+        };
+        if have.kind != want.kind {
+            problems.push(format!("{name} is a {} here, the contract says {}", have.kind, want.kind));
+        }
+        for v in want.values.difference(&have.values) {
+            problems.push(format!("enum {name} lacks {v}"));
+        }
+        for (field, (ty, args)) in &want.fields {
+            let key = format!("{name}.{field}");
+            if LATER.contains(&key.as_str()) {
+                continue;
+            }
+            let Some((have_ty, have_args)) = have.fields.get(field) else {
+                problems.push(format!("{key} is missing"));
+                continue;
+            };
+            let ok = if want.kind == "input" {
+                input_compatible(ty, have_ty)
+            } else {
+                output_compatible(ty, have_ty)
+            };
+            if !ok {
+                problems.push(format!("{key} is {have_ty}, the contract says {ty}"));
+            }
+            for (arg, arg_ty) in args {
+                let akey = format!("{key}({arg})");
+                if LATER.contains(&akey.as_str()) {
+                    continue;
+                }
+                match have_args.get(arg) {
+                    None => problems.push(format!("{akey} is missing")),
+                    Some(t) if !input_compatible(arg_ty, t) => {
+                        problems.push(format!("{akey} is {t}, the contract says {arg_ty}"))
+                    }
+                    Some(_) => {}
+                }
+            }
+            // A new required argument would break the contract's clients.
+            for (arg, t) in have_args {
+                if !args.contains_key(arg) && !t.nullable {
+                    problems.push(format!("{key}({arg}) is required but not in the contract"));
+                }
+            }
+        }
+    }
+    problems.sort();
+    assert!(problems.is_empty(), "the served schema breaks the contract:\n{}", problems.join("\n"));
+}
