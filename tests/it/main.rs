@@ -1,10 +1,13 @@
 //! morgue's integration tests: one binary, a module per area.
 
+mod api;
 mod archive;
 mod crash;
 mod domain;
 mod project;
 mod schema;
+mod server;
 mod store;
+mod subscription;
 mod support;
 mod transfer;

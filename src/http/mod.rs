@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
-use async_graphql_axum::GraphQLSubscription;
+mod ws;
+
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, Request, State};
@@ -82,7 +83,8 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphql).post(graphql))
-        .route_service("/graphql/ws", GraphQLSubscription::new(state.schema.clone()))
+        .route("/graphql/ws", get(ws::upgrade))
+        .route("/ws", get(ws::upgrade))
         .route("/graphiql", get(graphiql))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
