@@ -163,6 +163,28 @@ impl Archive {
         }
     }
 
+    /// Rebuilds a projector from the log into a new generation while the serving one keeps
+    /// answering, then switches (see [`Projections::rebuild`]). Returns its status after.
+    pub async fn rebuild(&self, which: crate::project::Which) -> Result<ProjectorStatus> {
+        let p = self.projections_or_err()?.clone();
+        let started = std::time::Instant::now();
+        let status = tokio::task::spawn_blocking(move || -> Result<ProjectorStatus> {
+            p.rebuild(which, |_, _| {})?;
+            let name = match which {
+                crate::project::Which::Views => "views",
+                crate::project::Which::Search => "search",
+            };
+            p.status()
+                .into_iter()
+                .find(|s| s.name == name)
+                .ok_or_else(|| Error::BadInput(format!("no projector {name}")))
+        })
+        .await
+        .map_err(|e| Error::BadInput(format!("the rebuild stopped: {e}")))??;
+        tracing::info!(projector = status.name, seconds = started.elapsed().as_secs_f64(), "rebuilt");
+        Ok(status)
+    }
+
     /// The head position and each projector's checkpoint and lag.
     pub fn status(&self) -> (Position, Vec<ProjectorStatus>) {
         let status = self.projections.as_ref().map(Projections::status).unwrap_or_default();

@@ -163,8 +163,41 @@ impl Outcome {
     }
 }
 
+/// The projectors an admin can rebuild.
+#[derive(async_graphql::Enum, Copy, Clone, Eq, PartialEq)]
+pub enum Projector {
+    /// The LMDB views.
+    Views,
+    /// The Tantivy search index.
+    Search,
+}
+
 #[Object(name = "Mutation")]
 impl MutationRoot {
+    /// Rebuild a projector from the log into a new generation while the current one keeps
+    /// serving, then switch to it atomically. Admins only.
+    async fn rebuild_projector(
+        &self,
+        ctx: &Context<'_>,
+        projector: Projector,
+    ) -> async_graphql::Result<super::types::ProjectorStatus> {
+        match ctx.data_opt::<Viewer>() {
+            Some(Viewer::Staff { role: super::Role::Admin, .. }) => {}
+            Some(Viewer::Staff { .. }) => return Err(error("FORBIDDEN", "rebuilding needs an admin token")),
+            _ => return Err(error("UNAUTHENTICATED", "rebuilding needs an admin token")),
+        }
+        let which = match projector {
+            Projector::Views => crate::project::Which::Views,
+            Projector::Search => crate::project::Which::Search,
+        };
+        let status = ctx.data::<Archive>()?.rebuild(which).await.map_err(to_gql)?;
+        Ok(super::types::ProjectorStatus {
+            name: status.name.into(),
+            checkpoint: Pos(status.checkpoint),
+            lag: i32::try_from(status.lag).unwrap_or(i32::MAX),
+        })
+    }
+
     /// Register a new author.
     async fn register_author(
         &self,

@@ -181,6 +181,34 @@ fn every_mutation_needs_a_valid_token_and_refusals_append_nothing() {
 }
 
 #[test]
+fn only_admins_rebuild_and_reads_go_on_meanwhile() {
+    let s = Server::start();
+    let d = draft(&s, "Regatta results", "The blue boat won.");
+    let id = d["article"]["id"].as_str().unwrap().to_owned();
+    s.ok(
+        Some(&s.editor),
+        "mutation($id: ID!) { publishArticle(input: {id: $id}) { version } }",
+        json!({"id": id}),
+    );
+    let m = "mutation { rebuildProjector(projector: SEARCH) { name checkpoint lag } }";
+    assert_eq!(s.code(None, m, json!({})), "UNAUTHENTICATED");
+    assert_eq!(s.code(Some(&s.editor), m, json!({})), "FORBIDDEN");
+    let done = s.ok(Some(&s.admin), m, json!({}));
+    assert_eq!(done["rebuildProjector"]["name"], "search");
+    assert_eq!(done["rebuildProjector"]["checkpoint"], json!(s.head().to_string()));
+    let views =
+        s.ok(Some(&s.admin), "mutation { rebuildProjector(projector: VIEWS) { name lag } }", json!({}));
+    assert_eq!(views["rebuildProjector"]["lag"], 0);
+    let found = s.ok(
+        None,
+        "{ search(query: \"regatta\") { totalCount } article(slug: \"regatta-results\") { status } }",
+        json!({}),
+    );
+    assert_eq!(found["search"]["totalCount"], 1);
+    assert_eq!(found["article"]["status"], "PUBLISHED");
+}
+
+#[test]
 fn errors_carry_codes_a_program_can_act_on() {
     let s = Server::start();
     let d = draft(&s, "Mill strike", "The mill stopped.");
