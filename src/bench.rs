@@ -138,3 +138,40 @@ pub fn sync(dir: &Path, duration: Duration) -> std::io::Result<Rate> {
     std::fs::remove_file(&path)?;
     Ok(Rate::from_latencies(latencies, elapsed))
 }
+
+/// Publish-to-searchable delay: drafts and publishes `count` articles one after another through
+/// the archive and measures, for each, the time from the publish being acknowledged to the
+/// search index having committed it (what a reader's search sees).
+pub fn searchable(archive: &crate::archive::Archive, count: usize) -> crate::Result<Rate> {
+    use crate::archive::WriteOptions;
+    use crate::domain::{ArticleCommand, ArticleId, Command};
+    let projections = archive.projections().ok_or_else(|| crate::Error::BadInput("no projectors".into()))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(crate::store::Error::from)?;
+    let mut latencies = Vec::with_capacity(count);
+    let started = Instant::now();
+    for i in 0..count {
+        let id = ArticleId::generate();
+        let draft = ArticleCommand::Draft {
+            slug: None,
+            headline: format!("Bench article {i}"),
+            summary: None,
+            body: format!("Body of bench article {i}, about the harbour and the tide."),
+            section: "bench".into(),
+            tags: vec![],
+            language: None,
+        };
+        rt.block_on(archive.execute(Some("bench"), Command::Article(id, draft), WriteOptions::default()))?;
+        let written = rt.block_on(archive.execute(
+            Some("bench"),
+            Command::Article(id, ArticleCommand::Publish),
+            WriteOptions::default(),
+        ))?;
+        let t = Instant::now();
+        rt.block_on(projections.wait_for(written.position, Duration::from_secs(30)))?;
+        latencies.push(t.elapsed());
+    }
+    Ok(Rate::from_latencies(latencies, started.elapsed()))
+}

@@ -261,6 +261,16 @@ pub enum BenchCommand {
         #[arg(long)]
         print_acks: bool,
     },
+    /// Publish-to-searchable delay: publish articles one by one and time until each is
+    /// searchable. Writes real articles: use a scratch data directory.
+    Searchable {
+        #[command(flatten)]
+        /// Data directory.
+        data: DataArgs,
+        /// Articles to publish.
+        #[arg(long, default_value_t = 200)]
+        count: usize,
+    },
     /// The disk's own rate of small durable writes (write + fdatasync), the limit line.
     Sync {
         /// Directory on the disk to measure.
@@ -428,6 +438,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let duration = (seconds > 0).then(|| Duration::from_secs(seconds));
             let rate = crate::bench::append(&store, writers, duration, print_acks)?;
             eprintln!("durable append, {writers} writer(s): {rate}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::Bench(BenchCommand::Searchable { data, count }) => {
+            let archive = crate::archive::Archive::open(&data.data, data.map_size)?;
+            let rate = crate::bench::searchable(&archive, count)?;
+            eprintln!(
+                "publish-to-searchable delay over {count} articles: p50 {:.1} ms, p99 {:.1} ms",
+                rate.p50.as_secs_f64() * 1e3,
+                rate.p99.as_secs_f64() * 1e3
+            );
+            archive.close();
             Ok(ExitCode::SUCCESS)
         }
         Commands::Bench(BenchCommand::Sync { dir, seconds }) => {

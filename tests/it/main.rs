@@ -4,6 +4,7 @@ mod api;
 mod archive;
 mod crash;
 mod domain;
+mod fixtures;
 mod project;
 mod schema;
 mod server;

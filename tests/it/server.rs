@@ -23,9 +23,24 @@ pub struct Server {
 
 impl Server {
     pub fn start() -> Server {
+        Server::start_with(false)
+    }
+
+    /// A server over the authored fixtures (`fixtures/archive.jsonl`), caught up.
+    pub fn with_fixtures() -> Server {
+        Server::start_with(true)
+    }
+
+    fn start_with(fixtures: bool) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let archive = Archive::open(dir.path(), 1 << 30).unwrap();
+        if fixtures {
+            let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/archive.jsonl");
+            let input = morgue::cli::open_input(&file).unwrap();
+            morgue::transfer::import(archive.store(), std::io::BufRead::lines(input), 5000, |_| {}).unwrap();
+            archive.projections().unwrap().catch_up(Duration::from_secs(60)).unwrap();
+        }
         let tokens = Tokens::load(dir.path()).unwrap();
         let editor = tokens.create("night-desk", Role::Editor).unwrap();
         let admin = tokens.create("ops", Role::Admin).unwrap();
