@@ -122,6 +122,18 @@ pub enum Commands {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Make a consistent copy of a live archive's log (and tokens) in an empty directory. Views
+    /// and search are not copied: `morgue rebuild` (or the first `serve`) derives them.
+    ///
+    /// Example: `morgue backup --out /backups/morgue-2026-11-22`
+    Backup {
+        #[command(flatten)]
+        /// Data directory.
+        data: DataArgs,
+        /// The backup's data directory (must not hold a log yet).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Print the log's head position and size.
     Stats {
         #[command(flatten)]
@@ -198,7 +210,10 @@ async fn serve(data: DataArgs, listen: std::net::SocketAddr, fixtures: PathBuf) 
                 )?)
             })
             .await??;
-            tracing::info!(events = report.appended, "fixtures loaded");
+            tracing::info!(events = report.appended, "fixtures loaded; indexing them before listening");
+            if let Some(p) = archive.projections() {
+                p.wait_for(archive.store().head(), Duration::from_secs(600)).await?;
+            }
         } else {
             tracing::warn!(file = %fixtures.display(), "the archive is empty and there are no fixtures to load");
         }
@@ -426,6 +441,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eprintln!("exported {count} events");
             Ok(ExitCode::SUCCESS)
         }
+        Commands::Backup { data, out } => {
+            let store = data.open_store()?;
+            let head = store
+                .backup(&out.join("log"))
+                .with_context(|| format!("backing up into {}", out.display()))?;
+            let tokens = data.data.join("tokens.json");
+            if tokens.exists() {
+                std::fs::copy(&tokens, out.join("tokens.json"))?;
+            }
+            println!("backed up the log up to position {head} into {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Commands::Stats { data } => {
             let store = data.open_store()?;
             let size = store.env().real_disk_size()?;
@@ -462,7 +489,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MORGUE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -301,6 +301,25 @@ impl Store {
         self.submit(writer::Work::Restore(records))?.blocking_recv().map_err(|_| Error::Closed)?
     }
 
+    /// Writes a consistent copy of the log (as of one read transaction, while appends go on)
+    /// into the directory `dest`, compacted, synced. Returns the copy's head position.
+    pub fn backup(&self, dest: &Path) -> Result<Position> {
+        std::fs::create_dir_all(dest)?;
+        let target = dest.join("data.mdb");
+        if target.exists() {
+            return Err(Error::Invalid(format!(
+                "{} already exists; back up into an empty directory",
+                target.display()
+            )));
+        }
+        let file = self.inner.env.copy_to_path(&target, heed::CompactionOption::Enabled)?;
+        file.sync_all()?;
+        drop(file);
+        let copy = Store::open(dest, StoreOptions { map_size: self.inner.map_size })?;
+        let head = copy.head();
+        Ok(head)
+    }
+
     /// A consistent read view of the log as of now.
     pub fn reader(&self) -> Result<LogReader<'_>> {
         Ok(LogReader { txn: self.inner.env.read_txn()?, tables: &self.inner.tables })

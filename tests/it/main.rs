@@ -2,6 +2,7 @@
 
 mod api;
 mod archive;
+mod binary;
 mod crash;
 mod domain;
 mod fixtures;

@@ -253,3 +253,40 @@ fn a_committed_v1_store_reads_as_today_s_events() {
     let drafted = store.read_stream(&id.stream(), 1, 1).unwrap().remove(0);
     assert_eq!(drafted.schema_version, 1, "the stored payload is still v1");
 }
+
+#[test]
+fn a_backup_of_a_live_store_is_consistent() {
+    let (_dir, store) = temp_store();
+    for i in 0..50u64 {
+        store
+            .append(AppendRequest::new(
+                format!("author-01J00000000000000000000{i:03}"),
+                ExpectedVersion::NoStream,
+                vec![proposed(&registered("w"))],
+            ))
+            .unwrap();
+    }
+    let before = store.head();
+    let out = tempfile::tempdir().unwrap();
+    let head = std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 50..300u64 {
+                let stream = format!("author-01J00000000000000000000{i:03}");
+                store
+                    .append(AppendRequest::new(
+                        stream,
+                        ExpectedVersion::NoStream,
+                        vec![proposed(&registered("w"))],
+                    ))
+                    .unwrap();
+            }
+        });
+        store.backup(&out.path().join("log")).unwrap()
+    });
+    assert!(head >= before && head <= store.head());
+    let copy = Store::open(out.path().join("log"), StoreOptions { map_size: 1 << 30 }).unwrap();
+    let report = store::verify(&copy.reader().unwrap(), |_| {}).unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.head, head);
+    assert!(store.backup(&out.path().join("log")).is_err(), "a backup never overwrites");
+}

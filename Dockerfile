@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+# morgue: build with the same toolchain as CI, run as a small non-root image.
+
+FROM rust:1.95-slim-bookworm AS build
+WORKDIR /src
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+COPY schema ./schema
+COPY fixtures ./fixtures
+COPY tests ./tests
+RUN cargo build --release --locked --bin morgue && strip target/release/morgue
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends curl && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin morgue \
+    && mkdir -p /data /app/fixtures && chown morgue:morgue /data
+COPY --from=build /src/target/release/morgue /usr/local/bin/morgue
+COPY fixtures/archive.jsonl /app/fixtures/archive.jsonl
+ENV MORGUE_DATA=/data \
+    MORGUE_LISTEN=0.0.0.0:8080 \
+    MORGUE_FIXTURES=/app/fixtures/archive.jsonl \
+    MORGUE_LOG=info
+USER morgue
+VOLUME /data
+EXPOSE 8080
+HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
+    CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
+ENTRYPOINT ["morgue"]
+CMD ["serve"]
