@@ -134,6 +134,33 @@ pub enum Commands {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Write a generated archive (deterministic for a seed) as import lines: for benchmarks
+    /// and load tests.
+    ///
+    /// Example: `morgue generate --articles 20000 --revisions 5 --out /tmp/big.jsonl`
+    Generate {
+        /// Articles.
+        #[arg(long, default_value_t = 1000)]
+        articles: u64,
+        /// Revisions per article.
+        #[arg(long, default_value_t = 3)]
+        revisions: u32,
+        /// Authors.
+        #[arg(long, default_value_t = 200)]
+        authors: u64,
+        /// Seed.
+        #[arg(long, default_value_t = 1851)]
+        seed: u64,
+        /// Shortest body, in words.
+        #[arg(long, default_value_t = 300)]
+        min_words: usize,
+        /// Longest body, in words.
+        #[arg(long, default_value_t = 3000)]
+        max_words: usize,
+        /// Output file (standard output when absent).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Print the log's head position and size.
     Stats {
         #[command(flatten)]
@@ -451,6 +478,27 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 std::fs::copy(&tokens, out.join("tokens.json"))?;
             }
             println!("backed up the log up to position {head} into {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::Generate { articles, revisions, authors, seed, min_words, max_words, out } => {
+            let spec = crate::generate::Spec {
+                articles,
+                revisions,
+                authors,
+                seed,
+                words: (min_words, max_words.max(min_words)),
+            };
+            let lines = match out {
+                Some(path) => {
+                    let file = std::fs::File::create(&path)
+                        .with_context(|| format!("creating {}", path.display()))?;
+                    crate::generate::generate(&spec, &mut std::io::BufWriter::with_capacity(1 << 20, file))?
+                }
+                None => {
+                    crate::generate::generate(&spec, &mut std::io::BufWriter::new(std::io::stdout().lock()))?
+                }
+            };
+            eprintln!("generated {lines} events");
             Ok(ExitCode::SUCCESS)
         }
         Commands::Stats { data } => {

@@ -41,6 +41,7 @@ pub mod bench;
 pub mod cli;
 pub mod domain;
 pub mod error;
+pub mod generate;
 pub mod graphql;
 pub mod http;
 mod position;
