@@ -135,10 +135,84 @@ impl Archive {
     pub fn search(&self, reading: &Reading, mut request: SearchRequest) -> Result<SearchResults> {
         request.at = reading.at;
         // The present needs no window: the current documents are the answer.
-        if reading.at.as_of.is_none() && reading.at.basis == Some(self.projections_or_err()?.checkpoint()) {
+        if self.is_present(reading) {
             request.at = At::default();
         }
         Ok(self.projections_or_err()?.search().search(&request)?)
+    }
+
+    /// Whether a reading is of the present (the views' listings answer it).
+    pub fn is_present(&self, reading: &Reading) -> bool {
+        reading.at.as_of.is_none() && self.projections.as_ref().is_some_and(|p| reading.basis >= p.checkpoint())
+    }
+
+    /// Published articles at the reading's instant, newest publication first: from the search
+    /// index's windows, so any instant is one query. `offset` and `first` page through them.
+    pub fn list_at(
+        &self,
+        reading: &Reading,
+        filter: SearchRequest,
+        offset: usize,
+        first: usize,
+    ) -> Result<(Vec<ArticleId>, u64)> {
+        let request = SearchRequest {
+            query: String::new(),
+            first,
+            offset,
+            sort: crate::project::search::Sort::Date,
+            ..filter
+        };
+        let results = self.search(reading, request)?;
+        Ok((results.hits.into_iter().map(|h| h.article).collect(), results.total))
+    }
+
+    /// Authors registered at the reading's instant, by present name.
+    pub fn authors_at(&self, reading: &Reading, after: Option<&str>, first: usize) -> Result<Page<AuthorId>> {
+        let views = self.projections_or_err()?.views();
+        let r = views.read()?;
+        let mut items = Vec::new();
+        let mut cursor = after.map(str::to_owned);
+        let mut has_next = false;
+        'pages: loop {
+            let page = r.authors(cursor.as_deref(), 256)?;
+            for (c, id) in page.items {
+                cursor = Some(c.clone());
+                if r.author(id, reading.at)?.is_some() {
+                    if items.len() == first {
+                        has_next = true;
+                        break 'pages;
+                    }
+                    items.push((c, id));
+                }
+            }
+            if !page.has_next {
+                break;
+            }
+        }
+        let total = if self.is_present(reading) { r.authors(None, 0)?.total } else { items.len() as u64 };
+        Ok(Page { items, has_next, total })
+    }
+
+    /// An article's state at one of its versions, if that version was recorded by the reading.
+    pub fn article_version(&self, reading: &Reading, id: ArticleId, version: u64) -> Result<Option<Snapshot<Article>>> {
+        Ok(self.article_history(reading, id)?.into_iter().find(|s| s.version == version))
+    }
+
+    /// How many published articles (matching `filter.query`) each bucket held at the reading.
+    pub fn timeline(
+        &self,
+        reading: &Reading,
+        filter: SearchRequest,
+        bucket: super::history::Bucket,
+    ) -> Result<Vec<(DateTime<Utc>, u64)>> {
+        let (from, to) = (filter.published_from, filter.published_to);
+        let mut request = filter;
+        request.at = reading.at;
+        if self.is_present(reading) {
+            request.at = At::default();
+        }
+        let instants = self.projections_or_err()?.search().published_instants(&request)?;
+        super::history::timeline(&instants, bucket, from, to).map_err(Error::BadInput)
     }
 
     /// A page of the raw log after `after`, optionally one stream's.

@@ -81,6 +81,46 @@ pub(crate) fn list(
     })
 }
 
+/// A page of published articles at a reading: the views' listings for the present, the search
+/// index's windows for the past.
+pub(crate) fn articles_page(
+    ctx: &Context<'_>,
+    r: &Reading,
+    section: Option<String>,
+    author: Option<AuthorId>,
+    tag: Option<String>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> async_graphql::Result<ArticleConnection> {
+    let archive = ctx.data::<Archive>()?;
+    if archive.is_present(r) {
+        let group = match (&section, author, &tag) {
+            (None, None, None) => Group::All,
+            (Some(s), None, None) => Group::Section(s.clone()),
+            (None, Some(a), None) => Group::Author(a),
+            (None, None, Some(t)) => Group::Tag(t.clone()),
+            _ => return Err(error("BAD_INPUT", "filter by at most one of section, authorId and tag")),
+        };
+        return list(ctx, r, &group, first, after);
+    }
+    let first = page_size(first, 20)?;
+    let offset = offset_of(after.as_deref())?;
+    let filter = SearchRequest { section, author_id: author, tag, ..Default::default() };
+    let (ids, total) = archive.list_at(r, filter, offset, first).map_err(to_gql)?;
+    let mut edges = Vec::new();
+    for (i, id) in ids.into_iter().enumerate() {
+        if let Some(snap) = archive.article(r, id).map_err(to_gql)? {
+            edges.push(ArticleEdge { cursor: format!("hit:{}", offset + i), node: ArticleObj { snap, reading: *r } });
+        }
+    }
+    let cursors: Vec<String> = edges.iter().map(|e| e.cursor.clone()).collect();
+    Ok(ArticleConnection {
+        page_info: PageInfo::of(&cursors, offset + cursors.len() < total as usize, offset > 0),
+        edges,
+        total_count: i32::try_from(total).unwrap_or(i32::MAX),
+    })
+}
+
 #[Object(name = "Query")]
 impl QueryRoot {
     /// One article by id or slug; `null` if it did not exist at that instant (or is a draft and
@@ -107,7 +147,8 @@ impl QueryRoot {
         Ok(snap.map(|snap| ArticleObj { snap, reading: r }))
     }
 
-    /// Published articles, newest first, optionally of one section, author or tag.
+    /// Published articles, newest publication first, optionally of one section, author or tag;
+    /// at any instant.
     #[allow(clippy::too_many_arguments)]
     async fn articles(
         &self,
@@ -117,17 +158,49 @@ impl QueryRoot {
         tag: Option<String>,
         first: Option<i32>,
         after: Option<String>,
+        as_of: Option<Instant>,
+        known_at: Option<Instant>,
+        basis: Option<Pos>,
         min_position: Option<Pos>,
     ) -> async_graphql::Result<ArticleConnection> {
-        let r = reading(ctx, None, None, None, min_position).await?;
-        let group = match (section, author_id, tag) {
-            (None, None, None) => Group::All,
-            (Some(s), None, None) => Group::Section(s),
-            (None, Some(a), None) => Group::Author(author_id_of(&a)?),
-            (None, None, Some(t)) => Group::Tag(t),
-            _ => return Err(error("BAD_INPUT", "filter by at most one of section, authorId and tag")),
+        let r = reading(ctx, as_of, known_at, basis, min_position).await?;
+        let author = author_id.as_ref().map(author_id_of).transpose()?;
+        articles_page(ctx, &r, section, author, tag, first, after)
+    }
+
+    /// How many published articles (matching `query`, when given) each year, month or day
+    /// held, from `from` to `to` (exclusive), at any instant.
+    #[allow(clippy::too_many_arguments)]
+    async fn timeline(
+        &self,
+        ctx: &Context<'_>,
+        query: Option<String>,
+        from: Option<Instant>,
+        to: Option<Instant>,
+        bucket: TimelineBucket,
+        as_of: Option<Instant>,
+        known_at: Option<Instant>,
+        basis: Option<Pos>,
+        min_position: Option<Pos>,
+    ) -> async_graphql::Result<Vec<TimelineCount>> {
+        let r = reading(ctx, as_of, known_at, basis, min_position).await?;
+        let archive = ctx.data::<Archive>()?;
+        let filter = SearchRequest {
+            query: query.unwrap_or_default(),
+            published_from: from.map(|i| i.0),
+            published_to: to.map(|i| i.0),
+            ..Default::default()
         };
-        list(ctx, &r, &group, first, after)
+        let bucket = match bucket {
+            TimelineBucket::Year => crate::archive::history::Bucket::Year,
+            TimelineBucket::Month => crate::archive::history::Bucket::Month,
+            TimelineBucket::Day => crate::archive::history::Bucket::Day,
+        };
+        let counts = archive.timeline(&r, filter, bucket).map_err(to_gql)?;
+        Ok(counts
+            .into_iter()
+            .map(|(start, count)| TimelineCount { start: Instant(start), count: i32::try_from(count).unwrap_or(i32::MAX) })
+            .collect())
     }
 
     /// Full-text search over published articles: words, "phrases", AND/OR, -word,
@@ -147,26 +220,26 @@ impl QueryRoot {
         known_at: Option<Instant>,
         basis: Option<Pos>,
         min_position: Option<Pos>,
+        tag: Option<String>,
+        sort: Option<SearchSort>,
     ) -> async_graphql::Result<SearchResults> {
         let r = reading(ctx, as_of, known_at, basis, min_position).await?;
         let archive = ctx.data::<Archive>()?;
         let first = page_size(first, 10)?;
-        let offset = match &after {
-            None => 0,
-            Some(c) => c
-                .strip_prefix("hit:")
-                .and_then(|n| n.parse::<usize>().ok())
-                .map(|n| n + 1)
-                .ok_or_else(|| error("BAD_INPUT", format!("cursor {c:?} is not a search cursor")))?,
-        };
+        let offset = offset_of(after.as_deref())?;
         let request = SearchRequest {
             query,
             section,
             author_id: author_id.as_ref().map(author_id_of).transpose()?,
             published_from: published_from.map(|i| i.0),
             published_to: published_to.map(|i| i.0),
+            tag,
             first,
             offset,
+            sort: match sort.unwrap_or_default() {
+                SearchSort::Relevance => crate::project::search::Sort::Relevance,
+                SearchSort::Date => crate::project::search::Sort::Date,
+            },
             ..Default::default()
         };
         let results = archive.search(&r, request).map_err(to_gql)?;
@@ -220,16 +293,20 @@ impl QueryRoot {
     }
 
     /// Authors by name.
+    #[allow(clippy::too_many_arguments)]
     async fn authors(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
+        as_of: Option<Instant>,
+        known_at: Option<Instant>,
+        basis: Option<Pos>,
         min_position: Option<Pos>,
     ) -> async_graphql::Result<AuthorConnection> {
-        let r = reading(ctx, None, None, None, min_position).await?;
+        let r = reading(ctx, as_of, known_at, basis, min_position).await?;
         let archive = ctx.data::<Archive>()?;
-        let page = archive.authors(after.as_deref(), page_size(first, 20)?).map_err(to_gql)?;
+        let page = archive.authors_at(&r, after.as_deref(), page_size(first, 20)?).map_err(to_gql)?;
         let mut edges = Vec::new();
         for (cursor, id) in page.items {
             if let Some(snap) = archive.author(&r, id).map_err(to_gql)? {
@@ -287,4 +364,16 @@ impl QueryRoot {
 
 fn author_id_of(id: &ID) -> async_graphql::Result<AuthorId> {
     author_id(id)
+}
+
+/// The offset after an opaque `hit:N` cursor.
+fn offset_of(after: Option<&str>) -> async_graphql::Result<usize> {
+    match after {
+        None => Ok(0),
+        Some(c) => c
+            .strip_prefix("hit:")
+            .and_then(|n| n.parse::<usize>().ok())
+            .map(|n| n + 1)
+            .ok_or_else(|| error("BAD_INPUT", format!("cursor {c:?} is not a cursor of this list"))),
+    }
 }

@@ -116,6 +116,112 @@ impl ArticleObj {
     async fn revisions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RevisionObj>> {
         revisions(ctx, &self.snap.state.id.stream(), &self.reading, self.snap.version)
     }
+    /// A word-level diff of headline, summary and body between two versions (fields that did
+    /// not change are left out).
+    async fn diff(&self, ctx: &Context<'_>, from_version: i32, to_version: i32) -> async_graphql::Result<ArticleDiff> {
+        let archive = ctx.data::<Archive>()?;
+        let version = |v: i32| -> async_graphql::Result<domain::Article> {
+            let found = u64::try_from(v)
+                .ok()
+                .map(|v| archive.article_version(&self.reading, self.snap.state.id, v))
+                .transpose()
+                .map_err(to_gql)?
+                .flatten();
+            found.map(|s| s.state).ok_or_else(|| {
+                super::error("NOT_FOUND", format!("version {v} of this article does not exist at the instant of the read"))
+            })
+        };
+        let (old, new) = (version(from_version)?, version(to_version)?);
+        let fields = crate::archive::history::diff(&old, &new)
+            .into_iter()
+            .map(|f| FieldDiff {
+                field: f.field.to_owned(),
+                hunks: f
+                    .hunks
+                    .into_iter()
+                    .map(|(op, text)| DiffHunk {
+                        op: match op {
+                            crate::archive::history::Op::Equal => DiffOp::Equal,
+                            crate::archive::history::Op::Insert => DiffOp::Insert,
+                            crate::archive::history::Op::Delete => DiffOp::Delete,
+                        },
+                        text,
+                    })
+                    .collect(),
+            })
+            .collect();
+        Ok(ArticleDiff { from_version, to_version, fields })
+    }
+}
+
+/// What a diff hunk does.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum DiffOp {
+    /// In both versions.
+    Equal,
+    /// Only in the later version.
+    Insert,
+    /// Only in the earlier version.
+    Delete,
+}
+
+/// A word-level diff between two versions of an article.
+#[derive(SimpleObject)]
+pub struct ArticleDiff {
+    /// The earlier version.
+    pub from_version: i32,
+    /// The later version.
+    pub to_version: i32,
+    /// The fields that changed.
+    pub fields: Vec<FieldDiff>,
+}
+
+/// One field's diff.
+#[derive(SimpleObject)]
+pub struct FieldDiff {
+    /// `headline`, `summary` or `body`.
+    pub field: String,
+    /// Runs of equal, inserted and deleted text, in order.
+    pub hunks: Vec<DiffHunk>,
+}
+
+/// A run of text.
+#[derive(SimpleObject)]
+pub struct DiffHunk {
+    /// What it is.
+    pub op: DiffOp,
+    /// The text, spaces included.
+    pub text: String,
+}
+
+/// Timeline bucket sizes.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum TimelineBucket {
+    /// Calendar years.
+    Year,
+    /// Calendar months.
+    Month,
+    /// Days.
+    Day,
+}
+
+/// How many published articles a bucket held.
+#[derive(SimpleObject)]
+pub struct TimelineCount {
+    /// The bucket's first instant.
+    pub start: Instant,
+    /// Published articles (matching the query) in it.
+    pub count: i32,
+}
+
+/// How search hits are ordered.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+pub enum SearchSort {
+    /// BM25 relevance, headline boosted.
+    #[default]
+    Relevance,
+    /// Newest publication first.
+    Date,
 }
 
 fn revisions(
@@ -221,8 +327,7 @@ impl AuthorObj {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<ArticleConnection> {
-        let group = crate::project::views::Group::Author(self.snap.state.id);
-        super::query::list(ctx, &self.reading, &group, first, after)
+        super::query::articles_page(ctx, &self.reading, None, Some(self.snap.state.id), None, first, after)
     }
     /// Every change up to the instant of the read.
     async fn history(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RevisionObj>> {

@@ -112,6 +112,8 @@ pub struct SearchRequest {
     pub section: Option<String>,
     /// Only articles with this author's byline.
     pub author_id: Option<AuthorId>,
+    /// Only articles with this tag.
+    pub tag: Option<String>,
     /// Published at or after.
     pub published_from: Option<DateTime<Utc>>,
     /// Published before.
@@ -352,6 +354,9 @@ impl SearchIndex {
         if let Some(author) = &request.author_id {
             clauses.push((Occur::Must, term(f.author_id, &author.to_string())));
         }
+        if let Some(tag) = &request.tag {
+            clauses.push((Occur::Must, term(f.tag, &tag.to_lowercase())));
+        }
         if request.published_from.is_some() || request.published_to.is_some() {
             let date = |d: DateTime<Utc>| {
                 Term::from_field_date(f.published, TDate::from_timestamp_micros(d.timestamp_micros()))
@@ -428,6 +433,28 @@ impl SearchIndex {
         })
     }
 
+    /// The publication instants (µs) of every article matching `request` at its instant:
+    /// what a timeline buckets.
+    pub fn published_instants(&self, request: &SearchRequest) -> Result<Vec<i64>> {
+        let f = self.fields;
+        let parsed = if request.query.trim().is_empty() {
+            Box::new(tantivy::query::AllQuery) as Box<dyn Query>
+        } else {
+            self.parser().parse_query(&request.query).map_err(|e| Error::Query(e.to_string()))?
+        };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, parsed)];
+        if request.published_from.is_some() || request.published_to.is_some() {
+            let date = |d: DateTime<Utc>| Term::from_field_date(f.published, TDate::from_timestamp_micros(d.timestamp_micros()));
+            let lower = request.published_from.map_or(Bound::Unbounded, |d| Bound::Included(date(d)));
+            let upper = request.published_to.map_or(Bound::Unbounded, |d| Bound::Excluded(date(d)));
+            clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
+        }
+        clauses.extend(self.window(request.at));
+        let query = BooleanQuery::new(clauses);
+        let searcher = self.reader.searcher();
+        Ok(searcher.search(&query, &PublishedCollector)?)
+    }
+
     /// The clauses that keep only the documents valid at `at`.
     fn window(&self, at: At) -> Vec<(Occur, Box<dyn Query>)> {
         let f = self.fields;
@@ -497,4 +524,44 @@ impl SearchIndex {
 
 fn doc_key(id: ArticleId, version: u64) -> String {
     format!("{id}:{version}")
+}
+
+/// Collects the `published` fast field of every match.
+struct PublishedCollector;
+
+struct PublishedSegment {
+    column: Option<tantivy::columnar::Column<TDate>>,
+    out: Vec<i64>,
+}
+
+impl tantivy::collector::Collector for PublishedCollector {
+    type Fruit = Vec<i64>;
+    type Child = PublishedSegment;
+
+    fn for_segment(&self, _ord: u32, segment: &tantivy::SegmentReader) -> tantivy::Result<PublishedSegment> {
+        let column = segment.fast_fields().column_opt::<TDate>("published")?;
+        Ok(PublishedSegment { column, out: Vec::new() })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<i64>>) -> tantivy::Result<Vec<i64>> {
+        Ok(fruits.into_iter().flatten().collect())
+    }
+}
+
+impl tantivy::collector::SegmentCollector for PublishedSegment {
+    type Fruit = Vec<i64>;
+
+    fn collect(&mut self, doc: tantivy::DocId, _score: tantivy::Score) {
+        if let Some(date) = self.column.as_ref().and_then(|c| c.first(doc)) {
+            self.out.push(date.into_timestamp_micros());
+        }
+    }
+
+    fn harvest(self) -> Vec<i64> {
+        self.out
+    }
 }
