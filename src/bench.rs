@@ -175,3 +175,117 @@ pub fn searchable(archive: &crate::archive::Archive, count: usize) -> crate::Res
     }
     Ok(Rate::from_latencies(latencies, started.elapsed()))
 }
+
+/// What [`time_travel`] measured.
+#[derive(Debug)]
+pub struct TimeTravel {
+    /// `article(asOf)` on an article with 1 revision.
+    pub short: Rate,
+    /// `article(asOf)` on an article with `revisions` revisions.
+    pub long: Rate,
+    /// A search of the present.
+    pub search_now: Rate,
+    /// The same search as of a past instant.
+    pub search_past: Rate,
+}
+
+/// Point-in-time reads on a short and a long history, and search with and without `asOf`,
+/// in process (no HTTP), on a scratch archive.
+pub fn time_travel(
+    archive: &crate::archive::Archive,
+    revisions: usize,
+    reads: usize,
+) -> crate::Result<TimeTravel> {
+    use crate::archive::{ReadRequest, Reading};
+    use crate::domain::ArticleId;
+    use crate::domain::events::{ArticleDrafted, ArticlePublished, ArticleRevised, Event};
+    use crate::store::{AppendRequest, ExpectedVersion, ProposedEvent};
+    let projections = archive.projections().ok_or_else(|| crate::Error::BadInput("no projectors".into()))?;
+    let start =
+        chrono::DateTime::parse_from_rfc3339("1851-01-01T00:00:00Z").expect("a valid instant").to_utc();
+    let proposed = |event: &Event, at: chrono::DateTime<chrono::Utc>| ProposedEvent {
+        event_type: event.event_type().into(),
+        schema_version: event.schema_version(),
+        payload: event.to_payload(),
+        effective_at: Some(at),
+    };
+    let mut ids = Vec::new();
+    for (n, count) in [(0u64, 1usize), (1, revisions)] {
+        let id = ArticleId::generate();
+        let draft = Event::ArticleDrafted(ArticleDrafted {
+            slug: format!("time-travel-bench-{n}-{id}").to_lowercase(),
+            headline: "The harbour at high tide".into(),
+            summary: None,
+            body: "The tide came in over the harbour wall.".into(),
+            section: "bench".into(),
+            tags: vec![],
+            language: None,
+        });
+        let publish = Event::ArticlePublished(ArticlePublished {});
+        let mut events = vec![proposed(&draft, start), proposed(&publish, start)];
+        let step = chrono::Duration::days(175 * 365) / (count as i32).max(1);
+        for r in 0..count {
+            let revised = Event::ArticleRevised(ArticleRevised {
+                body: Some(format!("The tide came in over the harbour wall, revision {r}.")),
+                ..Default::default()
+            });
+            events.push(proposed(&revised, start + step * (r as i32 + 1)));
+        }
+        let mut version = 0;
+        for chunk in events.chunks(1000) {
+            let appended = archive.store().append(AppendRequest::new(
+                id.stream(),
+                ExpectedVersion::Exact(version),
+                chunk.to_vec(),
+            ))?;
+            version = appended.version;
+        }
+        ids.push(id);
+    }
+    projections.catch_up(Duration::from_secs(600))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(crate::store::Error::from)?;
+    let mut seed = 0x5eedu64;
+    let mut instant = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        start + chrono::Duration::days((seed % (175 * 365)) as i64)
+    };
+    let mut measure = |id: ArticleId| -> crate::Result<Rate> {
+        let mut latencies = Vec::with_capacity(reads);
+        let began = Instant::now();
+        for _ in 0..reads {
+            let request = ReadRequest { as_of: Some(instant()), ..Default::default() };
+            let t = Instant::now();
+            let reading: Reading = rt.block_on(archive.reading(request))?;
+            let found = archive.article(&reading, id)?;
+            latencies.push(t.elapsed());
+            std::hint::black_box(found);
+        }
+        Ok(Rate::from_latencies(latencies, began.elapsed()))
+    };
+    let short = measure(ids[0])?;
+    let long = measure(ids[1])?;
+    let search = |as_of: Option<chrono::DateTime<chrono::Utc>>| -> crate::Result<Rate> {
+        let mut latencies = Vec::with_capacity(reads);
+        let began = Instant::now();
+        for _ in 0..reads {
+            let t = Instant::now();
+            let reading = rt.block_on(archive.reading(ReadRequest { as_of, ..Default::default() }))?;
+            let request = crate::project::search::SearchRequest {
+                query: "harbour tide".into(),
+                first: 10,
+                ..Default::default()
+            };
+            std::hint::black_box(archive.search(&reading, request)?);
+            latencies.push(t.elapsed());
+        }
+        Ok(Rate::from_latencies(latencies, began.elapsed()))
+    };
+    let search_now = search(None)?;
+    let search_past = search(Some(start + chrono::Duration::days(100 * 365)))?;
+    Ok(TimeTravel { short, long, search_now, search_past })
+}

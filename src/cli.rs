@@ -313,6 +313,19 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         count: usize,
     },
+    /// Point-in-time reads: `article(asOf)` on a 1-revision and an N-revision article, and
+    /// search with and without `asOf`, in process. Writes real articles: use a scratch dir.
+    TimeTravel {
+        #[command(flatten)]
+        /// Data directory.
+        data: DataArgs,
+        /// Revisions of the long article.
+        #[arg(long, default_value_t = 10_000)]
+        revisions: usize,
+        /// Reads per measurement.
+        #[arg(long, default_value_t = 20_000)]
+        reads: usize,
+    },
     /// The disk's own rate of small durable writes (write + fdatasync), the limit line.
     Sync {
         /// Directory on the disk to measure.
@@ -522,6 +535,33 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "publish-to-searchable delay over {count} articles: p50 {:.1} ms, p99 {:.1} ms",
                 rate.p50.as_secs_f64() * 1e3,
                 rate.p99.as_secs_f64() * 1e3
+            );
+            archive.close();
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::Bench(BenchCommand::TimeTravel { data, revisions, reads }) => {
+            let archive = crate::archive::Archive::open(&data.data, data.map_size)?;
+            let r = crate::bench::time_travel(&archive, revisions, reads)?;
+            let us = |d: Duration| d.as_secs_f64() * 1e6;
+            eprintln!(
+                "article(asOf), 1 revision:       p50 {:.1} µs, p99 {:.1} µs",
+                us(r.short.p50),
+                us(r.short.p99)
+            );
+            eprintln!(
+                "article(asOf), {revisions} revisions: p50 {:.1} µs, p99 {:.1} µs",
+                us(r.long.p50),
+                us(r.long.p99)
+            );
+            eprintln!(
+                "search now:                      p50 {:.1} µs, p99 {:.1} µs",
+                us(r.search_now.p50),
+                us(r.search_now.p99)
+            );
+            eprintln!(
+                "search asOf a past instant:      p50 {:.1} µs, p99 {:.1} µs",
+                us(r.search_past.p50),
+                us(r.search_past.p99)
             );
             archive.close();
             Ok(ExitCode::SUCCESS)

@@ -75,7 +75,9 @@ fn start_of(bucket: Bucket, t: DateTime<Utc>) -> DateTime<Utc> {
         Bucket::Month => (t.year(), t.month(), 1),
         Bucket::Day => (t.year(), t.month(), t.day()),
     };
-    Utc.from_utc_datetime(&NaiveDate::from_ymd_opt(y, m, d).expect("a real date").and_hms_opt(0, 0, 0).expect("midnight"))
+    Utc.from_utc_datetime(
+        &NaiveDate::from_ymd_opt(y, m, d).expect("a real date").and_hms_opt(0, 0, 0).expect("midnight"),
+    )
 }
 
 fn next(bucket: Bucket, t: DateTime<Utc>) -> DateTime<Utc> {
@@ -83,7 +85,12 @@ fn next(bucket: Bucket, t: DateTime<Utc>) -> DateTime<Utc> {
         Bucket::Year => start_of(bucket, t.with_year(t.year() + 1).unwrap_or(t)),
         Bucket::Month => {
             let (y, m) = if t.month() == 12 { (t.year() + 1, 1) } else { (t.year(), t.month() + 1) };
-            Utc.from_utc_datetime(&NaiveDate::from_ymd_opt(y, m, 1).expect("a real date").and_hms_opt(0, 0, 0).expect("midnight"))
+            Utc.from_utc_datetime(
+                &NaiveDate::from_ymd_opt(y, m, 1)
+                    .expect("a real date")
+                    .and_hms_opt(0, 0, 0)
+                    .expect("midnight"),
+            )
         }
         Bucket::Day => t + chrono::Duration::days(1),
     }
@@ -97,7 +104,8 @@ pub fn timeline(
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
 ) -> Result<Vec<(DateTime<Utc>, u64)>, String> {
-    let times: Vec<DateTime<Utc>> = instants.iter().filter_map(|us| DateTime::from_timestamp_micros(*us)).collect();
+    let times: Vec<DateTime<Utc>> =
+        instants.iter().filter_map(|us| DateTime::from_timestamp_micros(*us)).collect();
     let (Some(lo), Some(hi)) = (
         from.or_else(|| times.iter().min().copied()),
         to.or_else(|| times.iter().max().map(|t| *t + chrono::Duration::microseconds(1))),
@@ -108,7 +116,9 @@ pub fn timeline(
     let mut at = start_of(bucket, lo);
     while at < hi {
         if buckets.len() == MAX_BUCKETS {
-            return Err(format!("the timeline would have more than {MAX_BUCKETS} buckets: narrow from/to or use a larger bucket"));
+            return Err(format!(
+                "the timeline would have more than {MAX_BUCKETS} buckets: narrow from/to or use a larger bucket"
+            ));
         }
         buckets.push((at, 0u64));
         at = next(bucket, at);
@@ -132,14 +142,29 @@ mod tests {
 
     #[test]
     fn months_include_empty_ones_and_bounds_are_half_open() {
-        let instants: Vec<i64> = ["1918-10-05T00:00:00Z", "1918-10-31T23:59:59Z", "1918-12-01T00:00:00Z", "1919-01-01T00:00:00Z"]
-            .iter()
-            .map(|s| at(s).timestamp_micros())
-            .collect();
-        let t = timeline(&instants, Bucket::Month, Some(at("1918-10-01T00:00:00Z")), Some(at("1919-01-01T00:00:00Z"))).unwrap();
+        let instants: Vec<i64> =
+            ["1918-10-05T00:00:00Z", "1918-10-31T23:59:59Z", "1918-12-01T00:00:00Z", "1919-01-01T00:00:00Z"]
+                .iter()
+                .map(|s| at(s).timestamp_micros())
+                .collect();
+        let t = timeline(
+            &instants,
+            Bucket::Month,
+            Some(at("1918-10-01T00:00:00Z")),
+            Some(at("1919-01-01T00:00:00Z")),
+        )
+        .unwrap();
         let counts: Vec<u64> = t.iter().map(|(_, c)| *c).collect();
         assert_eq!(counts, vec![2, 0, 1]);
         assert_eq!(t[1].0, at("1918-11-01T00:00:00Z"));
-        assert!(timeline(&instants, Bucket::Day, Some(at("0001-01-01T00:00:00Z")), Some(at("2026-01-01T00:00:00Z"))).is_err());
+        assert!(
+            timeline(
+                &instants,
+                Bucket::Day,
+                Some(at("0001-01-01T00:00:00Z")),
+                Some(at("2026-01-01T00:00:00Z"))
+            )
+            .is_err()
+        );
     }
 }

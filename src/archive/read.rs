@@ -143,7 +143,8 @@ impl Archive {
 
     /// Whether a reading is of the present (the views' listings answer it).
     pub fn is_present(&self, reading: &Reading) -> bool {
-        reading.at.as_of.is_none() && self.projections.as_ref().is_some_and(|p| reading.basis >= p.checkpoint())
+        reading.at.as_of.is_none()
+            && self.projections.as_ref().is_some_and(|p| reading.basis >= p.checkpoint())
     }
 
     /// Published articles at the reading's instant, newest publication first: from the search
@@ -194,7 +195,12 @@ impl Archive {
     }
 
     /// An article's state at one of its versions, if that version was recorded by the reading.
-    pub fn article_version(&self, reading: &Reading, id: ArticleId, version: u64) -> Result<Option<Snapshot<Article>>> {
+    pub fn article_version(
+        &self,
+        reading: &Reading,
+        id: ArticleId,
+        version: u64,
+    ) -> Result<Option<Snapshot<Article>>> {
         Ok(self.article_history(reading, id)?.into_iter().find(|s| s.version == version))
     }
 

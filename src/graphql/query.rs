@@ -110,7 +110,10 @@ pub(crate) fn articles_page(
     let mut edges = Vec::new();
     for (i, id) in ids.into_iter().enumerate() {
         if let Some(snap) = archive.article(r, id).map_err(to_gql)? {
-            edges.push(ArticleEdge { cursor: format!("hit:{}", offset + i), node: ArticleObj { snap, reading: *r } });
+            edges.push(ArticleEdge {
+                cursor: format!("hit:{}", offset + i),
+                node: ArticleObj { snap, reading: *r },
+            });
         }
     }
     let cursors: Vec<String> = edges.iter().map(|e| e.cursor.clone()).collect();
@@ -199,7 +202,10 @@ impl QueryRoot {
         let counts = archive.timeline(&r, filter, bucket).map_err(to_gql)?;
         Ok(counts
             .into_iter()
-            .map(|(start, count)| TimelineCount { start: Instant(start), count: i32::try_from(count).unwrap_or(i32::MAX) })
+            .map(|(start, count)| TimelineCount {
+                start: Instant(start),
+                count: i32::try_from(count).unwrap_or(i32::MAX),
+            })
             .collect())
     }
 

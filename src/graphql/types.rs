@@ -118,7 +118,12 @@ impl ArticleObj {
     }
     /// A word-level diff of headline, summary and body between two versions (fields that did
     /// not change are left out).
-    async fn diff(&self, ctx: &Context<'_>, from_version: i32, to_version: i32) -> async_graphql::Result<ArticleDiff> {
+    async fn diff(
+        &self,
+        ctx: &Context<'_>,
+        from_version: i32,
+        to_version: i32,
+    ) -> async_graphql::Result<ArticleDiff> {
         let archive = ctx.data::<Archive>()?;
         let version = |v: i32| -> async_graphql::Result<domain::Article> {
             let found = u64::try_from(v)
@@ -128,7 +133,10 @@ impl ArticleObj {
                 .map_err(to_gql)?
                 .flatten();
             found.map(|s| s.state).ok_or_else(|| {
-                super::error("NOT_FOUND", format!("version {v} of this article does not exist at the instant of the read"))
+                super::error(
+                    "NOT_FOUND",
+                    format!("version {v} of this article does not exist at the instant of the read"),
+                )
             })
         };
         let (old, new) = (version(from_version)?, version(to_version)?);

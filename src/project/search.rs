@@ -444,7 +444,9 @@ impl SearchIndex {
         };
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, parsed)];
         if request.published_from.is_some() || request.published_to.is_some() {
-            let date = |d: DateTime<Utc>| Term::from_field_date(f.published, TDate::from_timestamp_micros(d.timestamp_micros()));
+            let date = |d: DateTime<Utc>| {
+                Term::from_field_date(f.published, TDate::from_timestamp_micros(d.timestamp_micros()))
+            };
             let lower = request.published_from.map_or(Bound::Unbounded, |d| Bound::Included(date(d)));
             let upper = request.published_to.map_or(Bound::Unbounded, |d| Bound::Excluded(date(d)));
             clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));

@@ -12,4 +12,5 @@ mod server;
 mod store;
 mod subscription;
 mod support;
+mod time;
 mod transfer;
