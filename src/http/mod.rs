@@ -330,15 +330,17 @@ async fn handle(state: &AppState, request: Request) -> Response {
                     format!("send the request as application/json, not {content_type:?}"),
                 );
             }
-            let bytes: Bytes = match axum::body::to_bytes(Body::new(body), MAX_BODY).await {
+            let bytes: Bytes = match read_body(body).await {
                 Ok(b) => b,
-                Err(_) => {
-                    return request_error(
+                Err(size) => {
+                    let mut r = request_error(
                         media,
                         StatusCode::PAYLOAD_TOO_LARGE,
                         "LIMIT",
-                        format!("the request body is over the limit of {} bytes", MAX_BODY),
+                        format!("the request body is {size} bytes or more; the limit is {MAX_BODY} bytes"),
                     );
+                    r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+                    return r;
                 }
             };
             let value: serde_json::Value = match serde_json::from_slice(&bytes) {
@@ -459,6 +461,29 @@ async fn handle(state: &AppState, request: Request) -> Response {
         return reply(media, status, body);
     }
     reply(media, StatusCode::OK, body)
+}
+
+/// Reads a body of at most [`MAX_BODY`] bytes. A larger one is read on (and dropped) up to a
+/// bound, so that the client, still sending, receives the 413 rather than a reset; the error
+/// carries how much was seen.
+async fn read_body(body: Body) -> Result<Bytes, usize> {
+    use http_body_util::BodyExt;
+    const DRAIN: usize = 8 * MAX_BODY;
+    let mut body = body;
+    let mut buf = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { return Err(seen) };
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen <= MAX_BODY {
+                buf.extend_from_slice(&data);
+            } else if seen > DRAIN {
+                return Err(seen);
+            }
+        }
+    }
+    if seen > MAX_BODY { Err(seen) } else { Ok(Bytes::from(buf)) }
 }
 
 fn error_message(error: &serde_json::Value) -> String {
