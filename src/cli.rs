@@ -222,6 +222,8 @@ async fn serve(data: DataArgs, listen: std::net::SocketAddr, fixtures: PathBuf) 
     if let Some(p) = archive.projections() {
         p.set_batch(data.projector_batch);
     }
+    // Handle Ctrl-C and SIGTERM from here on: a stop asked during start-up is honoured.
+    let shutdown = shutdown_signal();
     if archive.store().head() == crate::Position::ZERO && fixtures.as_os_str() != "none" {
         if fixtures.exists() {
             tracing::info!(file = %fixtures.display(), "the archive is empty: loading the fixtures");
@@ -252,7 +254,7 @@ async fn serve(data: DataArgs, listen: std::net::SocketAddr, fixtures: PathBuf) 
     tracing::info!(head = %archive.store().head(), data = %data.data.display(), "archive open");
     tracing::info!("GraphiQL: http://{address}/graphiql  (GraphQL: http://{address}/graphql)");
     let state = crate::http::AppState::new(archive.clone(), tokens);
-    crate::http::serve(listener, state, shutdown_signal()).await?;
+    crate::http::serve(listener, state, shutdown).await?;
     tracing::info!("stopping: projectors commit what they applied");
     tokio::task::spawn_blocking(move || archive.close()).await?;
     Ok(ExitCode::SUCCESS)
@@ -585,25 +587,42 @@ fn init_tracing() {
         .try_init();
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// A future that resolves on Ctrl-C or SIGTERM. The handlers are installed when this is
+/// called (inside a runtime), not when the future is first polled, so a signal that arrives
+/// early is not lost to the default action.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    #[cfg(unix)]
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+    async move {
+        #[cfg(unix)]
+        {
+            let term = async {
+                match term.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let interrupt = async {
+                match interrupt.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = term => {}
+                _ = interrupt => {}
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

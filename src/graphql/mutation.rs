@@ -41,11 +41,15 @@ macro_rules! inputs {
         #[derive(InputObject)]
         pub struct $name {
             $($(#[$fdoc])* pub $field: $ty,)*
-            /// The stream version you based this on; a mismatch is a CONFLICT naming the actual one.
+            /// The stream version you based this on (the `version` you read); a mismatch is a
+            /// CONFLICT with the actual one in `extensions.actualVersion`. Omit to write on
+            /// whatever the current version is.
             pub expected_version: Option<i32>,
-            /// When the change took effect (imports of old content); default: now.
+            /// When the change took effect (imports of old content); default: now. BAD_INPUT if
+            /// in the future or before the previous change to the same article or author.
             pub effective_at: Option<Instant>,
-            /// Makes retries safe: the same key and input answer the first write again.
+            /// Makes retries safe: the same key and input answer the first write again (nothing
+            /// new is written); the same key with other input is a CONFLICT.
             pub idempotency_key: Option<String>,
         }
     )*};
@@ -53,29 +57,91 @@ macro_rules! inputs {
 
 inputs! {
     /// Register an author.
-    RegisterAuthorInput { name: String, bio: Option<String> }
+    RegisterAuthorInput {
+        /// The name as printed in bylines: not blank, at most 256 bytes (trimmed).
+        name: String,
+        /// A short biography, at most 8 KiB.
+        bio: Option<String>,
+    }
     /// Rename an author from now on.
-    RenameAuthorInput { id: ID, name: String }
+    RenameAuthorInput {
+        /// The author's id.
+        id: ID,
+        /// The new name: not blank, at most 256 bytes (trimmed), different from the current one.
+        name: String,
+    }
     /// Draft a new article.
     DraftArticleInput {
-        slug: Option<String>, headline: String, summary: Option<String>, body: String, section: String,
-        tags: Option<Vec<String>>, language: Option<String>,
+        /// The URL name: lowercase letters, digits and single hyphens, at most 128 bytes; a
+        /// CONFLICT if another article has it. Default: made from the headline, with a numeric
+        /// suffix if taken.
+        slug: Option<String>,
+        /// The headline, plain text: not blank, at most 1 KiB.
+        headline: String,
+        /// A standfirst, plain text, at most 8 KiB.
+        summary: Option<String>,
+        /// The text, Markdown: not blank, at most 1 MiB.
+        body: String,
+        /// The desk or section (`politics`, `science`): not blank, at most 64 bytes.
+        section: String,
+        /// Free tags: at most 32, each not blank and at most 64 bytes. Default: none.
+        tags: Option<Vec<String>>,
+        /// A language tag (`en`), at most 35 bytes.
+        language: Option<String>,
     }
-    /// Change an article's text or classification.
+    /// Change an article's text or classification: give at least one of headline, summary,
+    /// body, section and tags, and at least one must differ from the current value.
     ReviseArticleInput {
-        id: ID, headline: Option<String>, summary: Option<String>, body: Option<String>,
-        section: Option<String>, tags: Option<Vec<String>>, note: Option<String>,
+        /// The article's id.
+        id: ID,
+        /// The new headline (not blank, at most 1 KiB); omit to keep it.
+        headline: Option<String>,
+        /// The new standfirst (at most 8 KiB); omit to keep it.
+        summary: Option<String>,
+        /// The new text, Markdown (not blank, at most 1 MiB); omit to keep it.
+        body: Option<String>,
+        /// The new section (not blank, at most 64 bytes); omit to keep it.
+        section: Option<String>,
+        /// The new tags, the whole list (at most 32); omit to keep them.
+        tags: Option<Vec<String>>,
+        /// Why: the editor's note, shown as the revision's `note` (at most 16 KiB).
+        note: Option<String>,
     }
     /// Publish a draft.
-    PublishArticleInput { id: ID }
+    PublishArticleInput {
+        /// The article's id.
+        id: ID,
+    }
     /// Retract a published article.
-    RetractArticleInput { id: ID, reason: String }
+    RetractArticleInput {
+        /// The article's id.
+        id: ID,
+        /// Why it is withdrawn, shown as `retractionReason`: not blank, at most 16 KiB.
+        reason: String,
+    }
     /// Append a correction to a published article.
-    AppendCorrectionInput { id: ID, text: String }
+    AppendCorrectionInput {
+        /// The article's id.
+        id: ID,
+        /// The correction as printed: not blank, at most 16 KiB.
+        text: String,
+    }
     /// Credit an author on an article.
-    AddBylineInput { article_id: ID, author_id: ID, role: Option<String> }
+    AddBylineInput {
+        /// The article's id.
+        article_id: ID,
+        /// The author to credit (registered, or NOT_FOUND).
+        author_id: ID,
+        /// Their role, free text (`reporter`, `photographer`), at most 64 bytes.
+        role: Option<String>,
+    }
     /// Remove an author's credit.
-    RemoveBylineInput { article_id: ID, author_id: ID }
+    RemoveBylineInput {
+        /// The article's id.
+        article_id: ID,
+        /// The author whose credit is removed.
+        author_id: ID,
+    }
 }
 
 fn options(
@@ -172,14 +238,20 @@ pub enum Projector {
     Search,
 }
 
+/// Writes. Every mutation needs `Authorization: Bearer <token>` with an editor or admin token
+/// (UNAUTHENTICATED without one; `rebuildProjector` needs an admin token); the token's name is
+/// recorded as the actor. Errors carry `extensions.code`. The answer is read from the views at
+/// the position written, waiting up to 5 s for them (STALE if they lag further; the write is
+/// kept, so read it later with `minPosition`).
 #[Object(name = "Mutation")]
 impl MutationRoot {
     /// Rebuild a projector from the log into a new generation while the current one keeps
-    /// serving, then switch to it atomically. Admins only.
+    /// serving, then switch to it atomically; answers its status after. Admin token only:
+    /// UNAUTHENTICATED without a token, FORBIDDEN with an editor token.
     async fn rebuild_projector(
         &self,
         ctx: &Context<'_>,
-        projector: Projector,
+        #[graphql(desc = "Which projector to rebuild: VIEWS or SEARCH.")] projector: Projector,
     ) -> async_graphql::Result<super::types::ProjectorStatus> {
         match ctx.data_opt::<Viewer>() {
             Some(Viewer::Staff { role: super::Role::Admin, .. }) => {}
@@ -198,33 +270,41 @@ impl MutationRoot {
         })
     }
 
-    /// Register a new author.
+    /// Register a new author. Editor or admin token. Errors: BAD_INPUT (blank or oversized name
+    /// or bio, bad `effectiveAt`), CONFLICT (`expectedVersion` mismatch, with
+    /// `extensions.actualVersion`; idempotency key reused with other input), UNAUTHENTICATED.
     async fn register_author(
         &self,
         ctx: &Context<'_>,
-        input: RegisterAuthorInput,
+        #[graphql(desc = "The change, with its write options.")] input: RegisterAuthorInput,
     ) -> async_graphql::Result<AuthorPayload> {
         let o = options(input.expected_version, input.effective_at, input.idempotency_key)?;
         let command = Command::Author(AuthorId::generate(), U::Register { name: input.name, bio: input.bio });
         execute(ctx, command, o).await?.author()
     }
 
-    /// Rename an author; the past keeps the old name.
+    /// Rename an author; the past keeps the old name (reads `asOf` before the rename show it).
+    /// Editor or admin token. Errors: BAD_INPUT (bad id, blank, oversized or unchanged name, bad
+    /// `effectiveAt`), NOT_FOUND (no such author), CONFLICT (`expectedVersion` mismatch, with
+    /// `extensions.actualVersion`; idempotency key reused with other input), UNAUTHENTICATED.
     async fn rename_author(
         &self,
         ctx: &Context<'_>,
-        input: RenameAuthorInput,
+        #[graphql(desc = "The change, with its write options.")] input: RenameAuthorInput,
     ) -> async_graphql::Result<AuthorPayload> {
         let o = options(input.expected_version, input.effective_at, input.idempotency_key)?;
         let command = Command::Author(author(&input.id)?, U::Rename { name: input.name });
         execute(ctx, command, o).await?.author()
     }
 
-    /// Draft a new article (not visible to readers until published).
+    /// Draft a new article (not visible to readers until published). Editor or admin token.
+    /// Errors: BAD_INPUT (blank or oversized field, malformed slug, more than 32 tags, bad
+    /// `effectiveAt`), CONFLICT (the slug given is taken; `expectedVersion` mismatch, with
+    /// `extensions.actualVersion`; idempotency key reused with other input), UNAUTHENTICATED.
     async fn draft_article(
         &self,
         ctx: &Context<'_>,
-        input: DraftArticleInput,
+        #[graphql(desc = "The change, with its write options.")] input: DraftArticleInput,
     ) -> async_graphql::Result<ArticlePayload> {
         let o = options(input.expected_version, input.effective_at, input.idempotency_key)?;
         let command = Command::Article(
@@ -242,11 +322,15 @@ impl MutationRoot {
         execute(ctx, command, o).await?.article()
     }
 
-    /// Revise an article's fields (only the given ones).
+    /// Revise an article's fields (only the given ones). Editor or admin token. Errors: BAD_INPUT
+    /// (bad id, nothing given or nothing changed, blank or oversized field, bad `effectiveAt`),
+    /// NOT_FOUND (no such article), CONFLICT (the article is retracted; `expectedVersion`
+    /// mismatch, with `extensions.actualVersion`; idempotency key reused with other input),
+    /// UNAUTHENTICATED.
     async fn revise_article(
         &self,
         ctx: &Context<'_>,
-        input: ReviseArticleInput,
+        #[graphql(desc = "The change, with its write options.")] input: ReviseArticleInput,
     ) -> async_graphql::Result<ArticlePayload> {
         let o = options(input.expected_version, input.effective_at, input.idempotency_key)?;
         let command = Command::Article(
@@ -263,21 +347,28 @@ impl MutationRoot {
         execute(ctx, command, o).await?.article()
     }
 
-    /// Publish a draft.
+    /// Publish a draft. Editor or admin token. Errors: BAD_INPUT (bad id, bad `effectiveAt`),
+    /// NOT_FOUND (no such article), CONFLICT (already published or retracted; `expectedVersion`
+    /// mismatch, with `extensions.actualVersion`; idempotency key reused with other input),
+    /// UNAUTHENTICATED.
     async fn publish_article(
         &self,
         ctx: &Context<'_>,
-        input: PublishArticleInput,
+        #[graphql(desc = "The change, with its write options.")] input: PublishArticleInput,
     ) -> async_graphql::Result<ArticlePayload> {
         let o = options(input.expected_version, input.effective_at, input.idempotency_key)?;
         execute(ctx, Command::Article(article(&input.id)?, A::Publish), o).await?.article()
     }
 
-    /// Retract a published article; it stays in the archive, marked.
+    /// Retract a published article; it stays in the archive, marked, and leaves listings and
+    /// search. Editor or admin token. Errors: BAD_INPUT (bad id, blank or oversized reason, bad
+    /// `effectiveAt`), NOT_FOUND (no such article), CONFLICT (a draft or already retracted;
+    /// `expectedVersion` mismatch, with `extensions.actualVersion`; idempotency key reused with
+    /// other input), UNAUTHENTICATED.
     async fn retract_article(
         &self,
         ctx: &Context<'_>,
-        input: RetractArticleInput,
+        #[graphql(desc = "The change, with its write options.")] input: RetractArticleInput,
     ) -> async_graphql::Result<ArticlePayload> {
         let o = options(input.expected_version, input.effective_at, input.idempotency_key)?;
         execute(ctx, Command::Article(article(&input.id)?, A::Retract { reason: input.reason }), o)
@@ -285,11 +376,14 @@ impl MutationRoot {
             .article()
     }
 
-    /// Append a correction to a published article.
+    /// Append a correction to a published article. Editor or admin token. Errors: BAD_INPUT (bad
+    /// id, blank or oversized text, bad `effectiveAt`), NOT_FOUND (no such article), CONFLICT
+    /// (not published; `expectedVersion` mismatch, with `extensions.actualVersion`; idempotency
+    /// key reused with other input), UNAUTHENTICATED.
     async fn append_correction(
         &self,
         ctx: &Context<'_>,
-        input: AppendCorrectionInput,
+        #[graphql(desc = "The change, with its write options.")] input: AppendCorrectionInput,
     ) -> async_graphql::Result<ArticlePayload> {
         let o = options(input.expected_version, input.effective_at, input.idempotency_key)?;
         execute(ctx, Command::Article(article(&input.id)?, A::AppendCorrection { text: input.text }), o)
@@ -297,11 +391,14 @@ impl MutationRoot {
             .article()
     }
 
-    /// Credit an author on an article.
+    /// Credit an author on an article. Editor or admin token. Errors: BAD_INPUT (bad id,
+    /// oversized role, bad `effectiveAt`), NOT_FOUND (no such article or author), CONFLICT (the
+    /// author is already credited, or the article is retracted; `expectedVersion` mismatch, with
+    /// `extensions.actualVersion`; idempotency key reused with other input), UNAUTHENTICATED.
     async fn add_byline(
         &self,
         ctx: &Context<'_>,
-        input: AddBylineInput,
+        #[graphql(desc = "The change, with its write options.")] input: AddBylineInput,
     ) -> async_graphql::Result<ArticlePayload> {
         let o = options(input.expected_version, input.effective_at, input.idempotency_key)?;
         let command = Command::Article(
@@ -311,11 +408,14 @@ impl MutationRoot {
         execute(ctx, command, o).await?.article()
     }
 
-    /// Remove an author's credit.
+    /// Remove an author's credit. Editor or admin token. Errors: BAD_INPUT (bad id, bad
+    /// `effectiveAt`), NOT_FOUND (no such article, or the author is not credited on it), CONFLICT
+    /// (the article is retracted; `expectedVersion` mismatch, with `extensions.actualVersion`;
+    /// idempotency key reused with other input), UNAUTHENTICATED.
     async fn remove_byline(
         &self,
         ctx: &Context<'_>,
-        input: RemoveBylineInput,
+        #[graphql(desc = "The change, with its write options.")] input: RemoveBylineInput,
     ) -> async_graphql::Result<ArticlePayload> {
         let o = options(input.expected_version, input.effective_at, input.idempotency_key)?;
         let command = Command::Article(

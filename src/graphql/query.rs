@@ -124,6 +124,12 @@ pub(crate) fn articles_page(
     })
 }
 
+/// Reads. Anonymous readers see published content only; editor and admin tokens also see
+/// drafts (through `article`). A read taking `asOf`, `knownAt`, `basis` and `minPosition` is
+/// answered at one log position, reported in the response as `extensions.basis`; something
+/// that did not exist at the instant read is `null` or absent, not an error. Errors carry
+/// `extensions.code`: BAD_INPUT (a bad id, cursor, query or `first`), STALE (`minPosition`
+/// not reached in time).
 #[Object(name = "Query")]
 impl QueryRoot {
     /// One article by id or slug; `null` if it did not exist at that instant (or is a draft and
@@ -132,11 +138,22 @@ impl QueryRoot {
     async fn article(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The article's id. Give exactly one of `id` and `slug` (BAD_INPUT otherwise).")]
         id: Option<ID>,
+        #[graphql(desc = "The article's slug. Give exactly one of `id` and `slug` (BAD_INPUT otherwise).")]
         slug: Option<String>,
+        #[graphql(desc = "Read the archive as it stood at this instant (effective time, inclusive). \
+                          Default: now; a future instant is read as now.")]
         as_of: Option<Instant>,
+        #[graphql(desc = "Only events the archive had recorded by this instant: what it knew then. \
+                          Default: now.")]
         known_at: Option<Instant>,
+        #[graphql(desc = "Only events at log positions up to this one: pass an answer's \
+                          `extensions.basis` to reproduce that answer exactly. With `knownAt`, the \
+                          earlier wins.")]
         basis: Option<Pos>,
+        #[graphql(desc = "Wait (up to 5 s) until the projectors include this position, such as a \
+                          mutation's `position` (read your writes); fails with STALE if they do not.")]
         min_position: Option<Pos>,
     ) -> async_graphql::Result<Option<ArticleObj>> {
         let r = reading(ctx, as_of, known_at, basis, min_position).await?;
@@ -156,14 +173,31 @@ impl QueryRoot {
     async fn articles(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only this section (`politics`). At most one of `section`, `authorId` and \
+                          `tag` (BAD_INPUT otherwise).")]
         section: Option<String>,
+        #[graphql(desc = "Only articles crediting this author. At most one of `section`, `authorId` \
+                          and `tag` (BAD_INPUT otherwise).")]
         author_id: Option<ID>,
+        #[graphql(desc = "Only articles with this tag. At most one of `section`, `authorId` and `tag` \
+                          (BAD_INPUT otherwise).")]
         tag: Option<String>,
-        first: Option<i32>,
+        #[graphql(desc = "How many per page: default 20, at most 100.")] first: Option<i32>,
+        #[graphql(desc = "An opaque cursor: the `endCursor` of the previous page (asked with the same \
+                          arguments); omit for the first page.")]
         after: Option<String>,
+        #[graphql(desc = "Read the archive as it stood at this instant (effective time, inclusive). \
+                          Default: now; a future instant is read as now.")]
         as_of: Option<Instant>,
+        #[graphql(desc = "Only events the archive had recorded by this instant: what it knew then. \
+                          Default: now.")]
         known_at: Option<Instant>,
+        #[graphql(desc = "Only events at log positions up to this one: pass an answer's \
+                          `extensions.basis` to reproduce that answer exactly. With `knownAt`, the \
+                          earlier wins.")]
         basis: Option<Pos>,
+        #[graphql(desc = "Wait (up to 5 s) until the projectors include this position, such as a \
+                          mutation's `position` (read your writes); fails with STALE if they do not.")]
         min_position: Option<Pos>,
     ) -> async_graphql::Result<ArticleConnection> {
         let r = reading(ctx, as_of, known_at, basis, min_position).await?;
@@ -177,13 +211,30 @@ impl QueryRoot {
     async fn timeline(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Count only articles matching this search query (the syntax of `search`); \
+                          omit to count every published article.")]
         query: Option<String>,
+        #[graphql(desc = "Count from the bucket holding this instant (publication time, inclusive). \
+                          Default: the earliest publication.")]
         from: Option<Instant>,
+        #[graphql(desc = "Count publications before this instant (exclusive). Default: up to the \
+                          latest publication.")]
         to: Option<Instant>,
+        #[graphql(desc = "The bucket size: calendar YEAR, MONTH or DAY, in UTC; at most 100000 \
+                          buckets (BAD_INPUT beyond). Empty buckets are included.")]
         bucket: TimelineBucket,
+        #[graphql(desc = "Read the archive as it stood at this instant (effective time, inclusive). \
+                          Default: now; a future instant is read as now.")]
         as_of: Option<Instant>,
+        #[graphql(desc = "Only events the archive had recorded by this instant: what it knew then. \
+                          Default: now.")]
         known_at: Option<Instant>,
+        #[graphql(desc = "Only events at log positions up to this one: pass an answer's \
+                          `extensions.basis` to reproduce that answer exactly. With `knownAt`, the \
+                          earlier wins.")]
         basis: Option<Pos>,
+        #[graphql(desc = "Wait (up to 5 s) until the projectors include this position, such as a \
+                          mutation's `position` (read your writes); fails with STALE if they do not.")]
         min_position: Option<Pos>,
     ) -> async_graphql::Result<Vec<TimelineCount>> {
         let r = reading(ctx, as_of, known_at, basis, min_position).await?;
@@ -215,18 +266,37 @@ impl QueryRoot {
     async fn search(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The query: words (all must match), \"phrases\", AND/OR, -word to exclude, \
+                          and `headline:`, `author:`, `section:` to search one field. An empty query \
+                          matches every published article. Bad syntax is BAD_INPUT.")]
         query: String,
-        section: Option<String>,
-        author_id: Option<ID>,
+        #[graphql(desc = "Only this section (`politics`).")] section: Option<String>,
+        #[graphql(desc = "Only articles crediting this author.")] author_id: Option<ID>,
+        #[graphql(desc = "Only articles published at or after this instant (inclusive; a bare date \
+                          means its start, UTC).")]
         published_from: Option<Instant>,
+        #[graphql(desc = "Only articles published before this instant (exclusive; a bare date means \
+                          its start, UTC, so `1921-01-01` stops at the end of 1920).")]
         published_to: Option<Instant>,
-        first: Option<i32>,
+        #[graphql(desc = "How many hits per page: default 10, at most 100.")] first: Option<i32>,
+        #[graphql(desc = "An opaque cursor: a hit's `cursor` or the previous page's `endCursor` (asked \
+                          with the same arguments); omit for the first page.")]
         after: Option<String>,
+        #[graphql(desc = "Read the archive as it stood at this instant (effective time, inclusive). \
+                          Default: now; a future instant is read as now.")]
         as_of: Option<Instant>,
+        #[graphql(desc = "Only events the archive had recorded by this instant: what it knew then. \
+                          Default: now.")]
         known_at: Option<Instant>,
+        #[graphql(desc = "Only events at log positions up to this one: pass an answer's \
+                          `extensions.basis` to reproduce that answer exactly. With `knownAt`, the \
+                          earlier wins.")]
         basis: Option<Pos>,
+        #[graphql(desc = "Wait (up to 5 s) until the projectors include this position, such as a \
+                          mutation's `position` (read your writes); fails with STALE if they do not.")]
         min_position: Option<Pos>,
-        tag: Option<String>,
+        #[graphql(desc = "Only articles with this tag.")] tag: Option<String>,
+        #[graphql(desc = "The order of hits: RELEVANCE (default) or DATE (newest publication first).")]
         sort: Option<SearchSort>,
     ) -> async_graphql::Result<SearchResults> {
         let r = reading(ctx, as_of, known_at, basis, min_position).await?;
@@ -286,10 +356,19 @@ impl QueryRoot {
     async fn author(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The author's id.")] id: ID,
+        #[graphql(desc = "Read the archive as it stood at this instant (effective time, inclusive). \
+                          Default: now; a future instant is read as now.")]
         as_of: Option<Instant>,
+        #[graphql(desc = "Only events the archive had recorded by this instant: what it knew then. \
+                          Default: now.")]
         known_at: Option<Instant>,
+        #[graphql(desc = "Only events at log positions up to this one: pass an answer's \
+                          `extensions.basis` to reproduce that answer exactly. With `knownAt`, the \
+                          earlier wins.")]
         basis: Option<Pos>,
+        #[graphql(desc = "Wait (up to 5 s) until the projectors include this position, such as a \
+                          mutation's `position` (read your writes); fails with STALE if they do not.")]
         min_position: Option<Pos>,
     ) -> async_graphql::Result<Option<AuthorObj>> {
         let r = reading(ctx, as_of, known_at, basis, min_position).await?;
@@ -298,16 +377,27 @@ impl QueryRoot {
         Ok(snap.map(|snap| AuthorObj { snap, reading: r }))
     }
 
-    /// Authors by name.
+    /// Authors registered at that instant, by current name (ignoring case).
     #[allow(clippy::too_many_arguments)]
     async fn authors(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
+        #[graphql(desc = "How many per page: default 20, at most 100.")] first: Option<i32>,
+        #[graphql(desc = "An opaque cursor: the `endCursor` of the previous page (asked with the same \
+                          arguments); omit for the first page.")]
         after: Option<String>,
+        #[graphql(desc = "Read the archive as it stood at this instant (effective time, inclusive). \
+                          Default: now; a future instant is read as now.")]
         as_of: Option<Instant>,
+        #[graphql(desc = "Only events the archive had recorded by this instant: what it knew then. \
+                          Default: now.")]
         known_at: Option<Instant>,
+        #[graphql(desc = "Only events at log positions up to this one: pass an answer's \
+                          `extensions.basis` to reproduce that answer exactly. With `knownAt`, the \
+                          earlier wins.")]
         basis: Option<Pos>,
+        #[graphql(desc = "Wait (up to 5 s) until the projectors include this position, such as a \
+                          mutation's `position` (read your writes); fails with STALE if they do not.")]
         min_position: Option<Pos>,
     ) -> async_graphql::Result<AuthorConnection> {
         let r = reading(ctx, as_of, known_at, basis, min_position).await?;
@@ -331,9 +421,13 @@ impl QueryRoot {
     async fn events(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Start after this position (exclusive; an edge's `cursor` works too). \
+                          Default: from the start of the log.")]
         after: Option<Pos>,
+        #[graphql(desc = "Only this stream's events: `article-<id>` or `author-<id>`, where `<id>` is \
+                          an article's or an author's `id`.")]
         stream_id: Option<ID>,
-        first: Option<i32>,
+        #[graphql(desc = "How many events per page: default 50, at most 100.")] first: Option<i32>,
     ) -> async_graphql::Result<EventConnection> {
         let archive = ctx.data::<Archive>()?;
         let first = page_size(first, 50)?;

@@ -22,13 +22,19 @@ struct Follow {
     buffer: std::collections::VecDeque<crate::store::RecordedEvent>,
 }
 
+/// Live feeds, over the `graphql-transport-ws` WebSocket protocol.
 #[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// Catch-up from `after` (exclusive), then live; no gap and no duplicate at the seam.
     async fn events(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Start after this position (exclusive): the log's events after it are sent \
+                          first, then each new one as it is recorded. Default: from the start of the \
+                          log.")]
         after: Option<Pos>,
+        #[graphql(desc = "Only this stream's events: `article-<id>` or `author-<id>`, where `<id>` is \
+                          an article's or an author's `id`.")]
         stream_id: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<EventObj>> + use<>> {
         let archive = ctx.data::<Archive>()?.clone();

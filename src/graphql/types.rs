@@ -42,17 +42,24 @@ pub struct ArticleObj {
     pub reading: Reading,
 }
 
+/// A news article as it stood at the instant of the read (the `asOf`, `knownAt` and `basis` of
+/// the query that returned it); every nested field is read at that same instant.
 #[Object(name = "Article")]
 impl ArticleObj {
+    /// The article's id: a ULID, fixed for its whole life (its log stream is `article-<id>`).
     async fn id(&self) -> ID {
         ID(self.snap.state.id.to_string())
     }
+    /// The URL name: lowercase letters, digits and single hyphens; unique across the archive
+    /// and never changed after the draft.
     async fn slug(&self) -> &str {
         &self.snap.state.slug
     }
+    /// The headline, plain text.
     async fn headline(&self) -> &str {
         &self.snap.state.headline
     }
+    /// The standfirst, plain text; `null` if it has none.
     async fn summary(&self) -> Option<&str> {
         self.snap.state.summary.as_deref()
     }
@@ -60,19 +67,23 @@ impl ArticleObj {
     async fn body(&self) -> &str {
         &self.snap.state.body
     }
+    /// The desk or section it belongs to (`politics`, `science`).
     async fn section(&self) -> &str {
         &self.snap.state.section
     }
+    /// Free tags, in the order the editor gave them (at most 32).
     async fn tags(&self) -> &[String] {
         &self.snap.state.tags
     }
+    /// Its language, as a language tag (`en`); `null` if not given.
     async fn language(&self) -> Option<&str> {
         self.snap.state.language.as_deref()
     }
+    /// Draft, published or retracted, at the instant of the read.
     async fn status(&self) -> ArticleStatusGql {
         self.snap.state.status.into()
     }
-    /// Why it was retracted.
+    /// Why it was retracted; `null` unless it is retracted.
     async fn retraction_reason(&self) -> Option<&str> {
         self.snap.state.retraction_reason.as_deref()
     }
@@ -90,6 +101,7 @@ impl ArticleObj {
         }
         Ok(out)
     }
+    /// Corrections appended since publication, oldest first, up to the instant of the read.
     async fn corrections(&self) -> Vec<CorrectionObj> {
         self.snap
             .state
@@ -98,17 +110,21 @@ impl ArticleObj {
             .map(|c| CorrectionObj { text: c.text.clone(), effective_at: Instant(c.effective_at) })
             .collect()
     }
+    /// When it was first published (effective time); `null` if it has not been published.
     async fn first_published_at(&self) -> Option<Instant> {
         self.snap.state.first_published_at.map(Instant)
     }
+    /// When it was last published (effective time); `null` if it has not been published.
+    /// Kept after a retraction.
     async fn published_at(&self) -> Option<Instant> {
         self.snap.state.published_at.map(Instant)
     }
-    /// The stream version this state is at.
+    /// The stream version this state is at (gapless, from 1): pass it as `expectedVersion`
+    /// to write on top of exactly this state.
     async fn version(&self) -> i32 {
         int(self.snap.version)
     }
-    /// The position of the event that made this state.
+    /// The log position of the event that made this state.
     async fn position(&self) -> Pos {
         Pos(self.snap.position)
     }
@@ -121,7 +137,11 @@ impl ArticleObj {
     async fn diff(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The version to diff from (a stream version, from 1); NOT_FOUND if it does not \
+                          exist at the instant of the read.")]
         from_version: i32,
+        #[graphql(desc = "The version to diff to (a stream version, from 1); NOT_FOUND if it does not \
+                          exist at the instant of the read.")]
         to_version: i32,
     ) -> async_graphql::Result<ArticleDiff> {
         let archive = ctx.data::<Archive>()?;
@@ -254,13 +274,22 @@ fn revisions(
 #[derive(SimpleObject)]
 #[graphql(name = "Revision")]
 pub struct RevisionObj {
+    /// The stream version this change made (gapless, from 1).
     version: i32,
+    /// The event type, such as `ArticleRevised` or `AuthorRenamed`.
     event_type: String,
+    /// When the change took effect in the world.
     effective_at: Instant,
+    /// When the archive recorded it (strictly increasing across the log).
     recorded_at: Instant,
+    /// Who wrote it (the token's name, or the importer's); `null` if not recorded.
     actor: Option<String>,
+    /// The editor's words on the change: a revision's note or a retraction's reason; `null`
+    /// otherwise.
     note: Option<String>,
+    /// The fields the change set (`headline`, `body`, `status`, `bylines`, `name`, ...).
     changed_fields: Vec<String>,
+    /// The change's position in the log.
     position: Pos,
 }
 
@@ -285,8 +314,10 @@ pub struct BylineObj {
     role: Option<String>,
 }
 
+/// An author's credit on an article, as it stood at the instant of the read.
 #[Object(name = "Byline")]
 impl BylineObj {
+    /// The credited author, read at the same instant.
     async fn author(&self) -> &AuthorObj {
         &self.author
     }
@@ -294,6 +325,7 @@ impl BylineObj {
     async fn name(&self) -> &str {
         &self.author.snap.state.name
     }
+    /// Their role on the piece, free text (`reporter`, `photographer`); `null` if not given.
     async fn role(&self) -> Option<&str> {
         self.role.as_deref()
     }
@@ -303,7 +335,9 @@ impl BylineObj {
 #[derive(SimpleObject)]
 #[graphql(name = "Correction")]
 pub struct CorrectionObj {
+    /// The correction as printed.
     text: String,
+    /// When it took effect.
     effective_at: Instant,
 }
 
@@ -313,8 +347,11 @@ pub struct AuthorObj {
     pub reading: Reading,
 }
 
+/// A contributor, as registered at the instant of the read; every nested field is read at that
+/// same instant.
 #[Object(name = "Author")]
 impl AuthorObj {
+    /// The author's id: a ULID, fixed for good (their log stream is `author-<id>`).
     async fn id(&self) -> ID {
         ID(self.snap.state.id.to_string())
     }
@@ -322,9 +359,11 @@ impl AuthorObj {
     async fn name(&self) -> &str {
         &self.snap.state.name
     }
+    /// A short biography; `null` if none.
     async fn bio(&self) -> Option<&str> {
         self.snap.state.bio.as_deref()
     }
+    /// The stream version this state is at (gapless, from 1).
     async fn version(&self) -> i32 {
         int(self.snap.version)
     }
@@ -332,7 +371,9 @@ impl AuthorObj {
     async fn articles(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
+        #[graphql(desc = "How many articles per page: default 20, at most 100.")] first: Option<i32>,
+        #[graphql(desc = "An opaque cursor: the `endCursor` of the previous page; omit for the first \
+                          page.")]
         after: Option<String>,
     ) -> async_graphql::Result<ArticleConnection> {
         super::query::articles_page(ctx, &self.reading, None, Some(self.snap.state.id), None, first, after)
@@ -346,9 +387,14 @@ impl AuthorObj {
 /// Relay page information.
 #[derive(SimpleObject, Default)]
 pub struct PageInfo {
+    /// Whether more items follow this page.
     pub has_next_page: bool,
+    /// Whether items precede this page (it was asked for after a cursor).
     pub has_previous_page: bool,
+    /// The opaque cursor of the page's first item; `null` if the page is empty.
     pub start_cursor: Option<String>,
+    /// The opaque cursor of the page's last item: pass it as `after` for the next page; `null`
+    /// if the page is empty.
     pub end_cursor: Option<String>,
 }
 
@@ -366,48 +412,68 @@ impl PageInfo {
 /// A page of articles.
 #[derive(SimpleObject)]
 pub struct ArticleConnection {
+    /// The articles of this page, in order.
     pub edges: Vec<ArticleEdge>,
+    /// Where this page stands in the list.
     pub page_info: PageInfo,
+    /// How many articles the whole list holds, over all pages.
     pub total_count: i32,
 }
 
 /// An article in a page.
 #[derive(SimpleObject)]
 pub struct ArticleEdge {
+    /// An opaque cursor: pass it as `after` to continue after this article.
     pub cursor: String,
+    /// The article.
     pub node: ArticleObj,
 }
 
 /// A page of authors.
 #[derive(SimpleObject)]
 pub struct AuthorConnection {
+    /// The authors of this page, in order.
     pub edges: Vec<AuthorEdge>,
+    /// Where this page stands in the list.
     pub page_info: PageInfo,
+    /// How many authors the whole list holds; for a read of the past (`asOf`, `knownAt` or
+    /// `basis` before now), only those on this page.
     pub total_count: i32,
 }
 
 /// An author in a page.
 #[derive(SimpleObject)]
 pub struct AuthorEdge {
+    /// An opaque cursor: pass it as `after` to continue after this author.
     pub cursor: String,
+    /// The author.
     pub node: AuthorObj,
 }
 
 /// Search results.
 #[derive(SimpleObject)]
 pub struct SearchResults {
+    /// How many published articles match, over all pages.
     pub total_count: i32,
+    /// This page of hits, in the order asked for.
     pub hits: Vec<SearchHit>,
+    /// Counts by section, publication year and author over every match, not only this page.
     pub facets: SearchFacets,
+    /// Where this page stands in the results.
     pub page_info: PageInfo,
 }
 
 /// One hit.
 #[derive(SimpleObject)]
 pub struct SearchHit {
+    /// An opaque cursor: pass it as `after` to continue after this hit.
     pub cursor: String,
+    /// The matching article, read at the search's instant.
     pub article: ArticleObj,
+    /// BM25 relevance (higher is better; headline matches weigh most); 0 when sorted by DATE.
     pub score: f64,
+    /// Highlighted fragments of the fields the query matched (`headline`, `summary`, `body`);
+    /// empty when no words matched (an empty query).
     pub snippets: Vec<Snippet>,
 }
 
@@ -415,59 +481,81 @@ pub struct SearchHit {
 /// HTML-escaped.
 #[derive(SimpleObject)]
 pub struct Snippet {
+    /// The field the fragment is from: `headline`, `summary` or `body`.
     pub field: String,
+    /// The fragment as HTML, ready to insert (at most about 240 characters of body text, 400
+    /// of the others).
     pub html: String,
 }
 
 /// Counts over every match.
 #[derive(SimpleObject)]
 pub struct SearchFacets {
+    /// Matches per section, most first (ties by value).
     pub sections: Vec<FacetCount>,
+    /// Matches per publication year (UTC, such as `1920`), most first (ties by value).
     pub years: Vec<FacetCount>,
+    /// Matches per credited author, by author id, most first (ties by value).
     pub authors: Vec<FacetCount>,
 }
 
 /// One facet value.
 #[derive(SimpleObject)]
 pub struct FacetCount {
+    /// A section, a year or an author id, depending on the facet.
     pub value: String,
+    /// How many matching articles have it.
     pub count: i32,
 }
 
 /// One event of the log, with its envelope.
 pub struct EventObj(pub RecordedEvent);
 
+/// One event of the log with its envelope: the raw record every other answer is derived from.
 #[Object(name = "Event")]
 impl EventObj {
+    /// Its position in the log (gapless, from 1).
     async fn position(&self) -> Pos {
         Pos(self.0.position)
     }
+    /// The stream it belongs to: `article-<id>` or `author-<id>`.
     async fn stream_id(&self) -> ID {
         ID(self.0.stream.clone())
     }
+    /// Its version within its stream (gapless, from 1).
     async fn version(&self) -> i32 {
         int(self.0.version)
     }
+    /// The event type: `AuthorRegistered`, `AuthorRenamed`, `ArticleDrafted`,
+    /// `ArticleRevised`, `ArticlePublished`, `ArticleRetracted`, `CorrectionAppended`,
+    /// `BylineAdded` or `BylineRemoved`.
     #[graphql(name = "type")]
     async fn event_type(&self) -> &str {
         &self.0.event_type
     }
+    /// The version of the payload's shape for its type (older shapes stay readable).
     async fn schema_version(&self) -> i32 {
         i32::from(self.0.schema_version)
     }
+    /// When the archive recorded it: strictly increasing along the log.
     async fn recorded_at(&self) -> Instant {
         Instant(self.0.recorded_at)
     }
+    /// When it took effect in the world: never after `recordedAt`, never before the previous
+    /// event of its stream.
     async fn effective_at(&self) -> Instant {
         Instant(self.0.effective_at)
     }
+    /// Who wrote it (the token's name, or the importer's); `null` if not recorded.
     async fn actor(&self) -> Option<&str> {
         self.0.actor.as_deref()
     }
+    /// Shared by every event written for one command; `null` if not recorded.
     async fn correlation_id(&self) -> Option<&str> {
         self.0.correlation_id.as_deref()
     }
-    /// The payload as stored.
+    /// The payload as stored: a JSON object with snake_case keys, shaped by `type` and
+    /// `schemaVersion`.
     async fn payload(&self) -> Json<serde_json::Value> {
         Json(serde_json::from_slice(&self.0.payload).unwrap_or(serde_json::Value::Null))
     }
@@ -476,28 +564,37 @@ impl EventObj {
 /// A page of the log.
 #[derive(SimpleObject)]
 pub struct EventConnection {
+    /// The events of this page, in position order.
     pub edges: Vec<EventEdge>,
+    /// Where this page stands in the log.
     pub page_info: PageInfo,
 }
 
 /// An event in a page.
 #[derive(SimpleObject)]
 pub struct EventEdge {
+    /// The event's position as a decimal string: pass it as `after` to continue after it.
     pub cursor: String,
+    /// The event.
     pub node: EventObj,
 }
 
 /// The archive's state.
 #[derive(SimpleObject)]
 pub struct Status {
+    /// The position of the last event in the log (`0` when it is empty).
     pub head: Pos,
+    /// Each projector's checkpoint and lag.
     pub projectors: Vec<ProjectorStatus>,
 }
 
 /// A projector's state.
 #[derive(SimpleObject)]
 pub struct ProjectorStatus {
+    /// `views` (the views that answer reads) or `search` (the full-text index).
     pub name: String,
+    /// The last log position it has durably applied: reads include everything up to it.
     pub checkpoint: Pos,
+    /// Events it has still to apply: head minus checkpoint.
     pub lag: i32,
 }

@@ -134,6 +134,11 @@ async fn metrics(State(state): State<AppState>) -> Response {
         "# HELP morgue_log_head_position Position of the last event in the log (events appended)."
     );
     let _ = writeln!(out, "# TYPE morgue_log_head_position gauge\nmorgue_log_head_position {head}");
+    let _ = writeln!(
+        out,
+        "# HELP morgue_events_appended_total Events appended to the log (positions are gapless)."
+    );
+    let _ = writeln!(out, "# TYPE morgue_events_appended_total counter\nmorgue_events_appended_total {head}");
     let _ = writeln!(out, "# HELP morgue_projector_lag Events the projector has not applied yet.");
     let _ = writeln!(out, "# TYPE morgue_projector_lag gauge");
     for p in &projectors {

@@ -3,7 +3,9 @@
 use std::collections::{HashMap, HashSet};
 
 use async_graphql::parser::parse_schema;
-use async_graphql::parser::types::{BaseType, InputValueDefinition, Type, TypeKind, TypeSystemDefinition};
+use async_graphql::parser::types::{
+    BaseType, InputValueDefinition, InterfaceType, ObjectType, Type, TypeKind, TypeSystemDefinition,
+};
 
 #[test]
 fn the_schema_file_matches_the_code() {
@@ -13,6 +15,69 @@ fn the_schema_file_matches_the_code() {
     assert!(
         file == served,
         "schema/morgue.graphql is out of date: run `cargo run -- schema > schema/morgue.graphql` and review the diff"
+    );
+}
+
+/// The scalars GraphQL itself defines: their meaning is the spec's, not ours to describe.
+const BUILT_IN_SCALARS: &[&str] = &["String", "Int", "Float", "Boolean", "ID"];
+
+#[test]
+fn every_type_field_and_argument_is_documented() {
+    let doc = parse_schema(morgue::graphql::sdl()).expect("valid SDL");
+    let blank =
+        |d: &Option<async_graphql::Positioned<String>>| d.as_ref().is_none_or(|d| d.node.trim().is_empty());
+    let mut undocumented = Vec::new();
+    let mut types = 0;
+    for def in doc.definitions {
+        let TypeSystemDefinition::Type(t) = def else { continue };
+        let t = t.node;
+        let name = t.name.node.to_string();
+        if BUILT_IN_SCALARS.contains(&name.as_str()) {
+            continue;
+        }
+        types += 1;
+        if blank(&t.description) {
+            undocumented.push(format!("type {name}"));
+        }
+        match &t.kind {
+            TypeKind::Object(ObjectType { fields, .. })
+            | TypeKind::Interface(InterfaceType { fields, .. }) => {
+                for f in fields {
+                    let field = format!("{name}.{}", f.node.name.node);
+                    if blank(&f.node.description) {
+                        undocumented.push(format!("field {field}"));
+                    }
+                    for a in &f.node.arguments {
+                        if blank(&a.node.description) {
+                            undocumented.push(format!("argument {field}({})", a.node.name.node));
+                        }
+                    }
+                }
+            }
+            TypeKind::InputObject(i) => {
+                for f in &i.fields {
+                    if blank(&f.node.description) {
+                        undocumented.push(format!("input field {name}.{}", f.node.name.node));
+                    }
+                }
+            }
+            TypeKind::Enum(e) => {
+                for v in &e.values {
+                    if blank(&v.node.description) {
+                        undocumented.push(format!("enum value {name}.{}", v.node.value.node));
+                    }
+                }
+            }
+            TypeKind::Scalar | TypeKind::Union(_) => {}
+        }
+    }
+    assert!(types > 20, "the SDL lists only {types} types: is the walk broken?");
+    undocumented.sort();
+    assert!(
+        undocumented.is_empty(),
+        "{} parts of the served schema have no description:\n{}",
+        undocumented.len(),
+        undocumented.join("\n")
     );
 }
 
