@@ -12,10 +12,10 @@ use crate::domain::{ArticleId, AuthorId};
 use crate::project::search::SearchRequest;
 use crate::project::views::Group;
 
-/// The positions the request's answers were computed at: the HTTP layer reports the last as
-/// `extensions.basis`.
+/// The readings the request's answers were computed at: the HTTP layer reports the last as
+/// `extensions.basis` (and `extensions.asOf` when it was in the past).
 #[derive(Default)]
-pub struct Bases(pub Mutex<Vec<crate::Position>>);
+pub struct Bases(pub Mutex<Vec<Reading>>);
 
 /// How a request carries its [`Bases`] (shared with the HTTP layer).
 #[derive(Clone)]
@@ -44,7 +44,7 @@ pub(crate) async fn reading(
         .await
         .map_err(to_gql)?;
     if let Some(BasesHandle(bases)) = ctx.data_opt::<BasesHandle>() {
-        bases.0.lock().expect("lock poisoned").push(reading.basis);
+        bases.0.lock().expect("lock poisoned").push(reading);
     }
     Ok(reading)
 }

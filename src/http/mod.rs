@@ -452,11 +452,16 @@ async fn handle(state: &AppState, request: Request) -> Response {
             }
         }
     }
-    let basis = bases.0.lock().expect("lock poisoned").last().copied();
-    if let (Some(basis), Some(object)) = (basis, body.as_object_mut())
+    // Say which instants the answer was computed for: the log position, and the effective
+    // instant when it was a read of the past.
+    let reading = bases.0.lock().expect("lock poisoned").last().copied();
+    if let (Some(reading), Some(object)) = (reading, body.as_object_mut())
         && let Some(ext) = object.entry("extensions").or_insert_with(|| json!({})).as_object_mut()
     {
-        ext.insert("basis".into(), json!(basis.to_string()));
+        ext.insert("basis".into(), json!(reading.basis.to_string()));
+        if let Some(as_of) = reading.at.as_of {
+            ext.insert("asOf".into(), json!(as_of.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)));
+        }
     }
     if request_failed {
         if let Some(object) = body.as_object_mut() {

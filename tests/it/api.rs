@@ -321,9 +321,14 @@ fn graphql_over_http_is_followed_to_the_letter() {
     let (st, _, _) =
         send(c.get(&url).header("accept", "text/html").query(&[("query", "{ status { head } }")]));
     assert_eq!(st, 406);
-    // Every answer says which position it was computed at.
+    // Every answer says which position (and, in the past, which instant) it was computed at.
     let (_, _, body) = send(c.get(&url).query(&[("query", "{ articles { totalCount } }")]));
     assert_eq!(body["extensions"]["basis"], "0");
+    assert!(body["extensions"].get("asOf").is_none());
+    let (_, _, body) = send(
+        c.get(&url).query(&[("query", "{ articles(asOf: \"1990-05-01T12:00:00+02:00\") { totalCount } }")]),
+    );
+    assert_eq!(body["extensions"]["asOf"], "1990-05-01T10:00:00Z");
 }
 
 #[test]
