@@ -48,6 +48,7 @@ mod position;
 pub mod project;
 pub mod store;
 pub mod transfer;
+pub mod web;
 
 pub use error::{Error, Result};
 pub use position::Position;

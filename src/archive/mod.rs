@@ -6,7 +6,7 @@
 pub mod history;
 mod read;
 
-pub use read::{READ_YOUR_WRITES_WAIT, ReadRequest, Reading};
+pub use read::{READ_YOUR_WRITES_WAIT, ReadRequest, Reading, Revision, parse_instant};
 
 use std::path::Path;
 

@@ -16,6 +16,40 @@ use crate::{Error, Position, Result};
 /// How long a read waits for the projectors to reach the position it asks for.
 pub const READ_YOUR_WRITES_WAIT: Duration = Duration::from_secs(5);
 
+/// One change in an entity's history, as readers see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revision {
+    /// The stream version it made.
+    pub version: u64,
+    /// The event type.
+    pub event_type: String,
+    /// When it took effect.
+    pub effective_at: DateTime<Utc>,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+    /// Who wrote it.
+    pub actor: Option<String>,
+    /// The editor's words on it.
+    pub note: Option<String>,
+    /// The fields it set.
+    pub changed_fields: Vec<&'static str>,
+    /// Its position in the log.
+    pub position: Position,
+}
+
+/// Parses an instant as readers write it: RFC 3339 with any offset, or a bare date
+/// (`1920-12-31`), meaning the start of that day, UTC.
+pub fn parse_instant(text: &str) -> std::result::Result<DateTime<Utc>, String> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.to_utc());
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
+    }
+    Err(format!("{text:?} is not an RFC 3339 instant (2024-05-01T12:00:00Z) or a date (2024-05-01)"))
+}
+
 /// What a reader asks for: the instant, what the archive knew, and who is reading.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ReadRequest {
@@ -219,6 +253,27 @@ impl Archive {
         }
         let instants = self.projections_or_err()?.search().published_instants(&request)?;
         super::history::timeline(&instants, bucket, from, to).map_err(Error::BadInput)
+    }
+
+    /// A stream's changes up to version `upto` that the reading knows of, oldest first.
+    pub fn revisions(&self, reading: &Reading, stream: &str, upto: u64) -> Result<Vec<Revision>> {
+        self.events(Position::ZERO, Some(stream), usize::MAX)?
+            .into_iter()
+            .filter(|e| e.version <= upto && e.position <= reading.basis)
+            .map(|e| {
+                let (event, _) = super::decode(&e)?;
+                Ok(Revision {
+                    version: e.version,
+                    event_type: e.event_type.clone(),
+                    effective_at: e.effective_at,
+                    recorded_at: e.recorded_at,
+                    actor: e.actor.clone(),
+                    note: event.note().map(str::to_owned),
+                    changed_fields: event.changed_fields(),
+                    position: e.position,
+                })
+            })
+            .collect()
     }
 
     /// A page of the raw log after `after`, optionally one stream's.

@@ -2,24 +2,14 @@
 //! string, because it is 64-bit).
 
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 /// An instant, RFC 3339 (`2024-05-01T12:00:00Z`, any offset). A bare date `YYYY-MM-DD` means
 /// the start of that day, UTC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Instant(pub DateTime<Utc>);
 
-/// Parses an instant as the API accepts it.
-pub fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
-    let text = text.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.to_utc());
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
-    }
-    Err(format!("{text:?} is not an RFC 3339 instant (2024-05-01T12:00:00Z) or a date (2024-05-01)"))
-}
+pub use crate::archive::parse_instant;
 
 #[Scalar(name = "DateTime")]
 /// An instant, RFC 3339 (`2024-05-01T12:00:00Z`, any offset). A bare date `YYYY-MM-DD` means

@@ -5,7 +5,6 @@ use async_graphql::{Context, Enum, ID, Json, Object, SimpleObject};
 use super::scalars::{Instant, Pos};
 use super::to_gql;
 use crate::archive::{Archive, Reading};
-use crate::domain::events::Event as DomainEvent;
 use crate::domain::{self, ArticleStatus as DomainStatus};
 use crate::project::views::Snapshot;
 use crate::store::RecordedEvent;
@@ -259,15 +258,7 @@ fn revisions(
     upto: u64,
 ) -> async_graphql::Result<Vec<RevisionObj>> {
     let archive = ctx.data::<Archive>()?;
-    let events = archive.events(crate::Position::ZERO, Some(stream), usize::MAX).map_err(to_gql)?;
-    events
-        .into_iter()
-        .filter(|e| e.version <= upto && e.position <= reading.basis)
-        .map(|e| {
-            let (event, _) = crate::archive::decode(&e).map_err(to_gql)?;
-            Ok(RevisionObj::new(&e, &event))
-        })
-        .collect()
+    Ok(archive.revisions(reading, stream, upto).map_err(to_gql)?.into_iter().map(RevisionObj::from).collect())
 }
 
 /// One change in an entity's history.
@@ -293,17 +284,17 @@ pub struct RevisionObj {
     position: Pos,
 }
 
-impl RevisionObj {
-    fn new(e: &RecordedEvent, event: &DomainEvent) -> RevisionObj {
+impl From<crate::archive::Revision> for RevisionObj {
+    fn from(r: crate::archive::Revision) -> RevisionObj {
         RevisionObj {
-            version: int(e.version),
-            event_type: e.event_type.clone(),
-            effective_at: Instant(e.effective_at),
-            recorded_at: Instant(e.recorded_at),
-            actor: e.actor.clone(),
-            note: event.note().map(str::to_owned),
-            changed_fields: event.changed_fields().into_iter().map(str::to_owned).collect(),
-            position: Pos(e.position),
+            version: int(r.version),
+            event_type: r.event_type,
+            effective_at: Instant(r.effective_at),
+            recorded_at: Instant(r.recorded_at),
+            actor: r.actor,
+            note: r.note,
+            changed_fields: r.changed_fields.into_iter().map(str::to_owned).collect(),
+            position: Pos(r.position),
         }
     }
 }

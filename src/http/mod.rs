@@ -89,6 +89,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(crate::web::routes())
+        .fallback(crate::web::not_found)
         .with_state(state)
 }
 

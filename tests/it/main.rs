@@ -14,3 +14,4 @@ mod subscription;
 mod support;
 mod time;
 mod transfer;
+mod web;
