@@ -3,6 +3,7 @@
 mod api;
 mod archive;
 mod binary;
+mod browser;
 mod crash;
 mod domain;
 mod fixtures;
