@@ -336,8 +336,9 @@ impl SearchIndex {
         parser
     }
 
-    /// Runs a search.
-    pub fn search(&self, request: &SearchRequest) -> Result<SearchResults> {
+    /// The reader's query, parsed (for snippets), and the whole query with filters and the
+    /// time window (for matching).
+    fn query_of(&self, request: &SearchRequest) -> Result<(Box<dyn Query>, BooleanQuery)> {
         let f = self.fields;
         let parsed = if request.query.trim().is_empty() {
             Box::new(tantivy::query::AllQuery) as Box<dyn Query>
@@ -367,6 +368,13 @@ impl SearchIndex {
         }
         clauses.extend(self.window(request.at));
         let query = BooleanQuery::new(clauses);
+        Ok((parsed, query))
+    }
+
+    /// Runs a search.
+    pub fn search(&self, request: &SearchRequest) -> Result<SearchResults> {
+        let f = self.fields;
+        let (parsed, query) = self.query_of(request)?;
 
         let searcher = self.reader.searcher();
         let mut facets = FacetCollector::for_field("facets");
@@ -436,23 +444,7 @@ impl SearchIndex {
     /// The publication instants (µs) of every article matching `request` at its instant:
     /// what a timeline buckets.
     pub fn published_instants(&self, request: &SearchRequest) -> Result<Vec<i64>> {
-        let f = self.fields;
-        let parsed = if request.query.trim().is_empty() {
-            Box::new(tantivy::query::AllQuery) as Box<dyn Query>
-        } else {
-            self.parser().parse_query(&request.query).map_err(|e| Error::Query(e.to_string()))?
-        };
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, parsed)];
-        if request.published_from.is_some() || request.published_to.is_some() {
-            let date = |d: DateTime<Utc>| {
-                Term::from_field_date(f.published, TDate::from_timestamp_micros(d.timestamp_micros()))
-            };
-            let lower = request.published_from.map_or(Bound::Unbounded, |d| Bound::Included(date(d)));
-            let upper = request.published_to.map_or(Bound::Unbounded, |d| Bound::Excluded(date(d)));
-            clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
-        }
-        clauses.extend(self.window(request.at));
-        let query = BooleanQuery::new(clauses);
+        let (_, query) = self.query_of(request)?;
         let searcher = self.reader.searcher();
         Ok(searcher.search(&query, &PublishedCollector)?)
     }

@@ -14,7 +14,9 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use crate::archive::{Archive, ReadRequest, Reading};
+use crate::domain::Article;
 use crate::http::AppState;
+use crate::project::views::Snapshot;
 use crate::{Error, Position};
 
 /// Content-Security-Policy of every page: nothing inline, nothing from elsewhere.
@@ -128,10 +130,12 @@ async fn search(State(state): State<AppState>, Query(params): Query<Params>) -> 
     }
 }
 
-async fn article(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    Query(params): Query<Params>,
+/// A page about one article (found by slug at the reading), rendered by `render`.
+async fn article_page(
+    state: AppState,
+    slug: String,
+    params: Params,
+    render: fn(&Archive, &Reading, &Params, &Snapshot<Article>) -> crate::Result<maud::Markup>,
 ) -> Response {
     let archive = &state.archive;
     let r = match reading(archive, &params).await {
@@ -139,7 +143,7 @@ async fn article(
         Err(page) => return page,
     };
     match archive.article_by_slug(&r, &slug) {
-        Ok(Some(snap)) => match pages::article(archive, &r, &params, &snap) {
+        Ok(Some(snap)) => match render(archive, &r, &params, &snap) {
             Ok(markup) => html(StatusCode::OK, markup.into_string()),
             Err(e) => failure(&e),
         },
@@ -150,26 +154,20 @@ async fn article(
     }
 }
 
+async fn article(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(params): Query<Params>,
+) -> Response {
+    article_page(state, slug, params, pages::article).await
+}
+
 async fn history(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     Query(params): Query<Params>,
 ) -> Response {
-    let archive = &state.archive;
-    let r = match reading(archive, &params).await {
-        Ok(r) => r,
-        Err(page) => return page,
-    };
-    match archive.article_by_slug(&r, &slug) {
-        Ok(Some(snap)) => match pages::history(archive, &r, &params, &snap) {
-            Ok(markup) => html(StatusCode::OK, markup.into_string()),
-            Err(e) => failure(&e),
-        },
-        Ok(None) => {
-            error_page(StatusCode::NOT_FOUND, "There is no such article in the archive at this date.")
-        }
-        Err(e) => failure(&e),
-    }
+    article_page(state, slug, params, pages::history).await
 }
 
 async fn author(
