@@ -245,15 +245,46 @@ impl Archive {
     }
 
     /// An article's current state and stream version.
+    ///
+    /// When the views already hold the stream's last event, its state is read there (two
+    /// seeks, whatever the history's length); otherwise it is folded from the log.
     pub fn article_state(&self, id: ArticleId) -> Result<(u64, Option<Article>)> {
+        if let Some(found) = self.head_from_views(&id.stream(), |r, at| r.article(id, at))? {
+            return Ok(found);
+        }
         let events = self.stream_until(&id.stream(), Position(u64::MAX))?;
         Ok((events.len() as u64, fold_article(id, &events)))
     }
 
     /// An author's current state and stream version.
     pub fn author_state(&self, id: AuthorId) -> Result<(u64, Option<Author>)> {
+        if let Some(found) = self.head_from_views(&id.stream(), |r, at| r.author(id, at))? {
+            return Ok(found);
+        }
         let events = self.stream_until(&id.stream(), Position(u64::MAX))?;
         Ok((events.len() as u64, fold_author(id, &events)))
+    }
+
+    /// The state after a stream's last event, if the views hold it: `None` means "fold it".
+    fn head_from_views<T>(
+        &self,
+        stream: &str,
+        read: impl Fn(
+            &crate::project::views::ViewReader<'_>,
+            crate::project::At,
+        ) -> crate::project::Result<Option<crate::project::views::Snapshot<T>>>,
+    ) -> Result<Option<(u64, Option<T>)>> {
+        let Some((version, position)) = self.store.reader()?.stream_head(stream)? else {
+            return Ok(Some((0, None)));
+        };
+        let Some(projections) = &self.projections else { return Ok(None) };
+        let views = projections.views();
+        let r = views.read()?;
+        if r.checkpoint()? < position {
+            return Ok(None);
+        }
+        let at = crate::project::At { as_of: None, basis: Some(position) };
+        Ok(read(&r, at)?.filter(|s| s.version == version).map(|s| (version, Some(s.state))))
     }
 }
 

@@ -189,3 +189,28 @@ fn effective_instants_of_old_content_are_kept() {
     let events = store.read_stream(&id.stream(), 1, 10).unwrap();
     assert!(events.iter().all(|e| e.effective_at == then && e.recorded_at > then));
 }
+
+#[test]
+fn decisions_read_state_from_the_views_exactly_as_the_log_folds_it() {
+    let (_dir, archive) = crate::support::temp_archive();
+    crate::support::random_history(&archive, 4242, 300);
+    archive.projections().unwrap().catch_up(std::time::Duration::from_secs(30)).unwrap();
+    let log_only = Archive::new(archive.store().clone());
+    let events = archive.store().read_all(morgue::Position::ZERO, usize::MAX).unwrap();
+    let mut checked = 0;
+    for e in &events {
+        match morgue::domain::StreamKind::parse(&e.stream) {
+            Some(morgue::domain::StreamKind::Article(id)) => {
+                assert_eq!(archive.article_state(id).unwrap(), log_only.article_state(id).unwrap());
+            }
+            Some(morgue::domain::StreamKind::Author(id)) => {
+                assert_eq!(archive.author_state(id).unwrap(), log_only.author_state(id).unwrap());
+            }
+            None => {}
+        }
+        checked += 1;
+    }
+    assert!(checked > 100);
+    assert_eq!(archive.article_state(ArticleId::generate()).unwrap(), (0, None));
+    archive.close();
+}
