@@ -72,6 +72,13 @@ fn a_historian_travels_in_time_in_a_real_browser() {
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
             .expect("a WebDriver session");
+        // After a click, wait until the browser is on the page it leads to (WebDriver's own
+        // bounded wait on the navigation, not a sleep).
+        let arrive = |path: &'static str| {
+            let c = c.clone();
+            let url = url::Url::parse(&format!("{base}{path}")).unwrap();
+            async move { c.wait().at_most(std::time::Duration::from_secs(20)).for_url(&url).await.unwrap() }
+        };
         let shot = |name: &'static str| {
             let c = c.clone();
             let artifacts = artifacts.clone();
@@ -86,6 +93,7 @@ fn a_historian_travels_in_time_in_a_real_browser() {
         let q = c.find(Locator::Css("form.search input[name=q]")).await.unwrap();
         q.send_keys("zeppelin").await.unwrap();
         c.find(Locator::Css("form.search button")).await.unwrap().click().await.unwrap();
+        arrive("/?q=zeppelin").await;
         let meta = c.find(Locator::Css("section.results p.meta")).await.unwrap().text().await.unwrap();
         assert!(meta.starts_with("0 articles"), "{meta}");
         shot("1-search-today").await;
@@ -93,6 +101,7 @@ fn a_historian_travels_in_time_in_a_real_browser() {
         // Set the date before the revision: the time control re-renders the same view then.
         c.execute("document.getElementById('asOf').value = '1920-12-31';", vec![]).await.unwrap();
         c.find(Locator::Css("form.time input[type=submit]")).await.unwrap().click().await.unwrap();
+        arrive("/?q=zeppelin&asOf=1920-12-31").await;
         let banner = c.find(Locator::Css("p.banner")).await.unwrap().text().await.unwrap();
         assert!(banner.contains("31 December 1920"), "{banner}");
         let mark = c.find(Locator::Css("div.hit mark")).await.unwrap().text().await.unwrap();
@@ -101,18 +110,22 @@ fn a_historian_travels_in_time_in_a_real_browser() {
 
         // Open the first result: the old text.
         c.find(Locator::Css("div.hit h2 a")).await.unwrap().click().await.unwrap();
+        arrive("/articles/airship-seen-over-gannet-head?asOf=1920-12-31").await;
         let h1 = c.find(Locator::Css("article h1")).await.unwrap().text().await.unwrap();
         assert_eq!(h1, "Zeppelin Seen Over Gannet Head");
         shot("3-article-1920").await;
 
         // Today's text, then its history and the diff of the 1921 revision.
         c.find(Locator::Css("p.banner a")).await.unwrap().click().await.unwrap();
+        arrive("/articles/airship-seen-over-gannet-head").await;
         let h1 = c.find(Locator::Css("article h1")).await.unwrap().text().await.unwrap();
         assert_eq!(h1, "Mystery Over Gannet Head Was a Runaway Balloon");
         c.find(Locator::LinkText("History")).await.unwrap().click().await.unwrap();
+        arrive("/articles/airship-seen-over-gannet-head/history").await;
         let rows = c.find_all(Locator::Css("table.revisions tbody tr")).await.unwrap();
         assert_eq!(rows.len(), 4);
         rows[3].find(Locator::LinkText("diff")).await.unwrap().click().await.unwrap();
+        arrive("/articles/airship-seen-over-gannet-head/history?from=3&to=4").await;
         let deleted = c.find_all(Locator::Css("section.diff del")).await.unwrap();
         let inserted = c.find_all(Locator::Css("section.diff ins")).await.unwrap();
         assert!(!deleted.is_empty() && !inserted.is_empty());
@@ -123,8 +136,8 @@ fn a_historian_travels_in_time_in_a_real_browser() {
         // Cite the article; a revision recorded afterwards leaves the cited page as it was.
         c.goto(&format!("{base}/articles/airship-seen-over-gannet-head")).await.unwrap();
         c.find(Locator::Css("a.cite")).await.unwrap().click().await.unwrap();
+        arrive("/articles/airship-seen-over-gannet-head?basis=339").await;
         let cited = c.current_url().await.unwrap().to_string();
-        assert!(cited.contains("basis="), "{cited}");
         let before = c.find(Locator::Css("main")).await.unwrap().html(false).await.unwrap();
         shot("5-cited").await;
         let client = reqwest::Client::new();
