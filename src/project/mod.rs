@@ -138,6 +138,16 @@ impl<T> Slot<T> {
         }
     }
 
+    /// Makes generation `n` (already caught up to `checkpoint`) the serving one, then removes
+    /// the others. The caller holds the apply lock.
+    fn switch(&self, n: u64, fresh: Arc<T>, checkpoint: Position) -> Result<()> {
+        self.generations.switch_to(n)?;
+        *self.serving.write().expect("lock poisoned") = fresh;
+        self.checkpoint.send_replace(checkpoint);
+        self.generations.remove_others()?;
+        Ok(())
+    }
+
     fn get(&self) -> Arc<T> {
         self.serving.read().expect("lock poisoned").clone()
     }
@@ -463,10 +473,7 @@ impl Projections {
                 fill(&fresh)?;
                 let _guard = slot.apply.lock().expect("lock poisoned");
                 let checkpoint = fill(&fresh)?;
-                slot.generations.switch_to(n)?;
-                *slot.serving.write().expect("lock poisoned") = fresh;
-                slot.checkpoint.send_replace(checkpoint);
-                slot.generations.remove_others()?;
+                slot.switch(n, fresh, checkpoint)?;
                 Ok(dir)
             }
             Which::Search => {
@@ -499,10 +506,7 @@ impl Projections {
                 let _views = self.shared.views.apply.lock().expect("lock poisoned");
                 let _guard = slot.apply.lock().expect("lock poisoned");
                 let checkpoint = fill(&fresh)?;
-                slot.generations.switch_to(n)?;
-                *slot.serving.write().expect("lock poisoned") = fresh;
-                slot.checkpoint.send_replace(checkpoint);
-                slot.generations.remove_others()?;
+                slot.switch(n, fresh, checkpoint)?;
                 Ok(dir)
             }
         }
