@@ -295,6 +295,17 @@ impl Store {
         self.submit(writer::Work::All(requests))?.blocking_recv().map_err(|_| Error::Closed)?
     }
 
+    /// [`Store::append_all`] without waiting: the answer comes from [`Later::wait`], so the
+    /// caller can prepare the next batch while this one commits.
+    pub fn append_all_later(&self, requests: Vec<AppendRequest>) -> Result<Later> {
+        Ok(Later(self.submit(writer::Work::All(requests))?))
+    }
+
+    /// [`Store::restore`] without waiting (see [`Store::append_all_later`]).
+    pub fn restore_later(&self, records: Vec<Restored>) -> Result<Later> {
+        Ok(Later(self.submit(writer::Work::Restore(records))?))
+    }
+
     /// Copies records from another log verbatim (same positions, instants and hash chain),
     /// all or nothing. Each must continue this log exactly.
     pub fn restore(&self, records: Vec<Restored>) -> Result<Vec<Appended>> {
@@ -338,6 +349,16 @@ impl Store {
             out.push(reader.event(position?)?);
         }
         Ok(out)
+    }
+}
+
+/// A batch submitted to the writer whose answer has not been read yet.
+pub struct Later(oneshot::Receiver<Result<Vec<Appended>>>);
+
+impl Later {
+    /// Blocks until the batch is committed (or refused).
+    pub fn wait(self) -> Result<Vec<Appended>> {
+        self.0.blocking_recv().map_err(|_| Error::Closed)?
     }
 }
 

@@ -153,26 +153,39 @@ pub fn import(
     batch: usize,
     mut progress: impl FnMut(u64),
 ) -> Result<ImportReport, ImportError> {
-    let mut importer =
-        Importer { store, report: ImportReport::default(), pending: Vec::new(), states: HashMap::new() };
-    for (index, text) in input.enumerate() {
-        let number = index as u64 + 1;
-        let text = text.map_err(|e| importer.error(number, "(line)", e.to_string()))?;
-        importer.report.lines = number;
-        if text.trim().is_empty() {
-            continue;
+    let mut importer = Importer {
+        store,
+        report: ImportReport::default(),
+        pending: Vec::new(),
+        states: HashMap::new(),
+        prev_states: HashMap::new(),
+        in_flight: None,
+    };
+    let run = || -> Result<(), ImportError> {
+        for (index, text) in input.enumerate() {
+            let number = index as u64 + 1;
+            let text = text.map_err(|e| importer.error(number, "(line)", e.to_string()))?;
+            importer.report.lines = number;
+            if text.trim().is_empty() {
+                continue;
+            }
+            let line: Line = serde_json::from_str(&text).map_err(|e| {
+                let (field, message) = json_field(&e);
+                importer.error(number, &field, message)
+            })?;
+            importer.add(number, line)?;
+            if importer.pending.len() >= batch.max(1) {
+                importer.flush()?;
+                progress(number);
+            }
         }
-        let line: Line = serde_json::from_str(&text).map_err(|e| {
-            let (field, message) = json_field(&e);
-            importer.error(number, &field, message)
-        })?;
-        importer.add(number, line)?;
-        if importer.pending.len() >= batch.max(1) {
-            importer.flush()?;
-            progress(number);
-        }
-    }
-    importer.flush()?;
+        importer.flush()
+    };
+    let outcome = run();
+    // The batch handed to the writer last commits whatever happened since: wait for it, and
+    // report its failure first (its lines come first).
+    importer.settle()?;
+    outcome?;
     progress(importer.report.lines);
     Ok(importer.report)
 }
@@ -191,9 +204,19 @@ struct Importer<'s> {
     store: &'s Store,
     report: ImportReport,
     pending: Vec<Pending>,
-    /// States of the streams the current batch touches (cleared after every batch, so memory
+    /// States of the streams the current batch touches (dropped two batches later, so memory
     /// stays bounded whatever the file's size).
     states: HashMap<String, (u64, Option<State>)>,
+    /// States the batch being committed left (the log does not show them yet).
+    prev_states: HashMap<String, (u64, Option<State>)>,
+    /// The batch the writer is committing while the next one is prepared.
+    in_flight: Option<InFlight>,
+}
+
+struct InFlight {
+    later: store::Later,
+    /// Line numbers of its items, in order.
+    numbers: Vec<u64>,
 }
 
 impl Importer<'_> {
@@ -331,6 +354,9 @@ impl Importer<'_> {
             StreamKind::Author(id) => id.stream(),
         };
         if let Some((version, state)) = self.states.remove(&stream) {
+            return Ok((version, state));
+        }
+        if let Some((version, state)) = self.prev_states.remove(&stream) {
             return Ok((version, state));
         }
         let reader = self.store.reader()?;
@@ -486,8 +512,11 @@ impl Importer<'_> {
         })
     }
 
+    /// Hands the prepared batch to the writer without waiting for it (after the previous one
+    /// has been answered): the next batch is prepared while this one commits.
     fn flush(&mut self) -> Result<(), ImportError> {
-        self.states.clear();
+        self.settle()?;
+        self.prev_states = std::mem::take(&mut self.states);
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -499,41 +528,46 @@ impl Importer<'_> {
             })
             .collect();
         let first = numbers[0];
-        let restoring = matches!(pending[0], Pending::Restore(..));
-        let result = if restoring {
+        let mixed = |n: u64| ImportError {
+            line: n,
+            field: "position".into(),
+            message: "a file mixes exported lines (with positions) and authored lines".into(),
+            committed: first - 1,
+        };
+        let submitted = if matches!(pending[0], Pending::Restore(..)) {
             let mut records = Vec::with_capacity(pending.len());
             for p in pending {
                 match p {
                     Pending::Restore(_, r) => records.push(r),
-                    Pending::Append(n, _) => {
-                        return Err(ImportError {
-                            line: n,
-                            field: "position".into(),
-                            message: "a file mixes exported lines (with positions) and authored lines".into(),
-                            committed: first - 1,
-                        });
-                    }
+                    Pending::Append(n, _) => return Err(mixed(n)),
                 }
             }
-            self.store.restore(records)
+            self.store.restore_later(records)
         } else {
             let mut requests = Vec::with_capacity(pending.len());
             for p in pending {
                 match p {
                     Pending::Append(_, r) => requests.push(r),
-                    Pending::Restore(n, _) => {
-                        return Err(ImportError {
-                            line: n,
-                            field: "position".into(),
-                            message: "a file mixes exported lines (with positions) and authored lines".into(),
-                            committed: first - 1,
-                        });
-                    }
+                    Pending::Restore(n, _) => return Err(mixed(n)),
                 }
             }
-            self.store.append_all(requests)
+            self.store.append_all_later(requests)
         };
-        match result {
+        let later = submitted.map_err(|e| ImportError {
+            line: first,
+            field: "(batch)".into(),
+            message: e.to_string(),
+            committed: first - 1,
+        })?;
+        self.in_flight = Some(InFlight { later, numbers });
+        Ok(())
+    }
+
+    /// Waits for the batch being committed, if any, and counts what it did.
+    fn settle(&mut self) -> Result<(), ImportError> {
+        let Some(InFlight { later, numbers }) = self.in_flight.take() else { return Ok(()) };
+        let first = numbers[0];
+        match later.wait() {
             Ok(appended) => {
                 let dedup = appended.iter().filter(|a| a.deduplicated).count() as u64;
                 self.report.appended += appended.len() as u64 - dedup;

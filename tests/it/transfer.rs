@@ -91,6 +91,8 @@ fn bad_lines_name_line_and_field_and_append_nothing_of_their_batch() {
         assert_eq!((err.line, err.field.as_str()), (line, field), "{err}");
         assert!(err.to_string().starts_with(&format!("line {line}, field {field}")), "{err}");
         assert_eq!(store.head(), Position(4), "{err}");
+        assert_eq!(err.committed, 4, "{err}");
+        assert!(err.to_string().ends_with("(lines 1 to 4 were imported; nothing after)"), "{err}");
     }
 }
 
