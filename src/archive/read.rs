@@ -224,7 +224,24 @@ impl Archive {
                 break;
             }
         }
-        let total = if self.is_present(reading) { r.authors(None, 0)?.total } else { items.len() as u64 };
+        let total = if self.is_present(reading) {
+            r.authors(None, 0)?.total
+        } else {
+            // Count every author registered at the instant (one seek each).
+            let mut count = 0u64;
+            let mut cursor: Option<String> = None;
+            loop {
+                let page = r.authors(cursor.as_deref(), 1024)?;
+                for (c, id) in &page.items {
+                    count += u64::from(r.author(*id, reading.at)?.is_some());
+                    cursor = Some(c.clone());
+                }
+                if !page.has_next {
+                    break;
+                }
+            }
+            count
+        };
         Ok(Page { items, has_next, total })
     }
 

@@ -34,6 +34,8 @@ pub struct Params {
     pub section: Option<String>,
     /// Publication year filter.
     pub year: Option<i32>,
+    /// Publication month filter (1–12, with `year`).
+    pub month: Option<u32>,
     /// Author id filter.
     pub author: Option<String>,
     /// `relevance` or `date`.

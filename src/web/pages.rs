@@ -145,13 +145,20 @@ pub fn search(archive: &Archive, r: &Reading, params: &Params) -> Result<Markup>
         }
         None => None,
     };
-    let year_start = |y: i32| Utc.with_ymd_and_hms(y, 1, 1, 0, 0, 0).single();
+    // A year, or one month of it.
+    let month = params.month.filter(|m| (1..=12).contains(m));
+    let period_start = |y: i32, m: u32| Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).single();
+    let period = params.year.map(|y| match month {
+        Some(12) => (period_start(y, 12), period_start(y + 1, 1)),
+        Some(m) => (period_start(y, m), period_start(y, m + 1)),
+        None => (period_start(y, 1), period_start(y + 1, 1)),
+    });
     let request = SearchRequest {
         query: q.clone(),
         section: params.section.clone().filter(|s| !s.is_empty()),
         author_id: author,
-        published_from: params.year.and_then(year_start),
-        published_to: params.year.and_then(|y| year_start(y + 1)),
+        published_from: period.and_then(|(from, _)| from),
+        published_to: period.and_then(|(_, to)| to),
         first: PER_PAGE,
         offset: (page - 1) * PER_PAGE,
         sort: if by_date { Sort::Date } else { Sort::Relevance },
@@ -177,13 +184,16 @@ pub fn search(archive: &Archive, r: &Reading, params: &Params) -> Result<Markup>
         ("q", Some(q.clone())),
         ("section", params.section.clone()),
         ("year", params.year.map(|y| y.to_string())),
+        ("month", month.filter(|_| params.year.is_some()).map(|m| m.to_string())),
         ("author", params.author.clone()),
         ("sort", params.sort.clone()),
     ];
     let here =
         with_time(params, [base.clone(), vec![("page", (page > 1).then(|| page.to_string()))]].concat());
     let set = |key: &'static str, value: Option<String>| -> String {
-        let mut pairs: Vec<_> = base.iter().filter(|(k, _)| *k != key).cloned().collect();
+        // A new year drops the month chosen within the old one.
+        let mut pairs: Vec<_> =
+            base.iter().filter(|(k, _)| *k != key && !(key == "year" && *k == "month")).cloned().collect();
         pairs.push((key, value));
         url("/", with_time(params, pairs))
     };
@@ -408,7 +418,11 @@ pub fn timeline(archive: &Archive, r: &Reading, params: &Params) -> Result<Marku
             svg.timeline xmlns="http://www.w3.org/2000/svg" viewBox=(format!("0 0 {width} {}", height + 20.0)) role="img" aria-label="Published articles per period" {
                 @for (i, (start, count)) in counts.iter().enumerate() {
                     @let h = (*count as f64 / max as f64) * height;
-                    a href=(url("/", with_time(params, vec![("q", Some(q.clone())), ("year", Some(start.year().to_string()))]))) {
+                    a href=(url("/", with_time(params, vec![
+                        ("q", Some(q.clone())),
+                        ("year", Some(start.year().to_string())),
+                        ("month", (bucket == Bucket::Month).then(|| start.month().to_string())),
+                    ]))) {
                         rect x=(format!("{:.2}", i as f64 * bar + bar * 0.1)) y=(format!("{:.2}", height - h)) width=(format!("{:.2}", (bar * 0.8).max(0.5))) height=(format!("{:.2}", h)) {
                             title { (label(start)) ": " (count) }
                         }

@@ -26,6 +26,18 @@ fn an_article_read_now_and_in_the_past() {
 }
 
 #[test]
+fn authors_are_counted_at_the_instant_of_the_read() {
+    let s = Server::with_fixtures();
+    let q = "query($at: DateTime) { authors(first: 100, asOf: $at) { totalCount edges { node { name } } } }";
+    let now = s.ok(None, q, json!({}));
+    assert_eq!(now["authors"]["totalCount"], 20);
+    let then = s.ok(None, q, json!({"at": "1900-01-01"}));
+    let listed = then["authors"]["edges"].as_array().unwrap().len();
+    assert!(listed > 0 && listed < 20, "{then}");
+    assert_eq!(then["authors"]["totalCount"], listed);
+}
+
+#[test]
 fn searching_the_fixtures() {
     let s = Server::with_fixtures();
     let q = "query($q: String!, $at: DateTime) { search(query: $q, asOf: $at, first: 3) {

@@ -108,6 +108,16 @@ fn a_reader_travels_in_time_without_javascript() {
     let (status, bad, _) = get(&s, "/?asOf=yesterday-ish");
     assert_eq!(status, 400);
     assert!(bad.contains("is not an RFC 3339 instant"));
+    // A month's bar on the timeline leads to that month's search.
+    let (_, months, _) = get(&s, "/timeline?q=influenza&bucket=month");
+    assert!(
+        months.contains("href=\"/?q=influenza&amp;year=1918&amp;month=10\""),
+        "the October 1918 bar links to its month"
+    );
+    let (_, one_month, _) = get(&s, "/?q=influenza&year=1918&month=10");
+    assert!(one_month.contains(">1 article for"), "{one_month}");
+    let (_, one_year, _) = get(&s, "/?q=influenza&year=1918");
+    assert!(one_year.contains(">2 articles for"));
     // Facets are filters: following the section link narrows the results.
     let (_, flu, _) = get(&s, "/?q=influenza");
     let science = link_after(&flu, "<h3>Sections</h3>");
