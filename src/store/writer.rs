@@ -126,26 +126,8 @@ impl Writer {
             for job in batch.iter() {
                 let answer = match &job.work {
                     Work::One(request) => self.apply(&mut wtxn, request)?.map(|a| vec![a]),
-                    Work::All(requests) => self.nested(&env, &mut wtxn, |w, txn| {
-                        let mut out = Vec::with_capacity(requests.len());
-                        for (i, request) in requests.iter().enumerate() {
-                            match w.apply(txn, request)? {
-                                Ok(a) => out.push(a),
-                                Err(e) => return Ok(Err(Error::InBatch { index: i, source: Box::new(e) })),
-                            }
-                        }
-                        Ok(Ok(out))
-                    })?,
-                    Work::Restore(records) => self.nested(&env, &mut wtxn, |w, txn| {
-                        let mut out = Vec::with_capacity(records.len());
-                        for (i, record) in records.iter().enumerate() {
-                            match w.restore(txn, record)? {
-                                Ok(a) => out.push(a),
-                                Err(e) => return Ok(Err(Error::InBatch { index: i, source: Box::new(e) })),
-                            }
-                        }
-                        Ok(Ok(out))
-                    })?,
+                    Work::All(requests) => self.all_or_nothing(&env, &mut wtxn, requests, Self::apply)?,
+                    Work::Restore(records) => self.all_or_nothing(&env, &mut wtxn, records, Self::restore)?,
                 };
                 answers.push(answer);
             }
@@ -196,6 +178,27 @@ impl Writer {
                 Ok(Err(rejection))
             }
         }
+    }
+
+    /// Applies `step` to every item in one nested transaction: all are written, or none (the
+    /// first refusal is reported with its index).
+    fn all_or_nothing<T>(
+        &mut self,
+        env: &Env,
+        wtxn: &mut RwTxn,
+        items: &[T],
+        step: impl Fn(&mut Self, &mut RwTxn, &T) -> heed::Result<Result<Appended>>,
+    ) -> heed::Result<Result<Vec<Appended>>> {
+        self.nested(env, wtxn, |w, txn| {
+            let mut out = Vec::with_capacity(items.len());
+            for (index, item) in items.iter().enumerate() {
+                match step(w, txn, item)? {
+                    Ok(a) => out.push(a),
+                    Err(e) => return Ok(Err(Error::InBatch { index, source: Box::new(e) })),
+                }
+            }
+            Ok(Ok(out))
+        })
     }
 
     /// Copies one stored record verbatim after checking that it continues the log exactly:

@@ -14,9 +14,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use crate::archive::{Archive, ReadRequest, Reading};
-use crate::domain::Article;
 use crate::http::AppState;
-use crate::project::views::Snapshot;
 use crate::{Error, Position};
 
 /// Content-Security-Policy of every page: nothing inline, nothing from elsewhere.
@@ -120,40 +118,29 @@ fn failure(e: &Error) -> Response {
     }
 }
 
-async fn search(State(state): State<AppState>, Query(params): Query<Params>) -> Response {
+/// Resolves the page's reading, then renders it; `None` from `page` is a 404 with `missing`.
+async fn render(
+    state: &AppState,
+    params: &Params,
+    missing: &str,
+    page: impl FnOnce(&Archive, &Reading) -> crate::Result<Option<maud::Markup>>,
+) -> Response {
     let archive = &state.archive;
-    let r = match reading(archive, &params).await {
+    let r = match reading(archive, params).await {
         Ok(r) => r,
         Err(page) => return page,
     };
-    match pages::search(archive, &r, &params) {
-        Ok(markup) => html(StatusCode::OK, markup.into_string()),
+    match page(archive, &r) {
+        Ok(Some(markup)) => html(StatusCode::OK, markup.into_string()),
+        Ok(None) => error_page(StatusCode::NOT_FOUND, missing),
         Err(e) => failure(&e),
     }
 }
 
-/// A page about one article (found by slug at the reading), rendered by `render`.
-async fn article_page(
-    state: AppState,
-    slug: String,
-    params: Params,
-    render: fn(&Archive, &Reading, &Params, &Snapshot<Article>) -> crate::Result<maud::Markup>,
-) -> Response {
-    let archive = &state.archive;
-    let r = match reading(archive, &params).await {
-        Ok(r) => r,
-        Err(page) => return page,
-    };
-    match archive.article_by_slug(&r, &slug) {
-        Ok(Some(snap)) => match render(archive, &r, &params, &snap) {
-            Ok(markup) => html(StatusCode::OK, markup.into_string()),
-            Err(e) => failure(&e),
-        },
-        Ok(None) => {
-            error_page(StatusCode::NOT_FOUND, "There is no such article in the archive at this date.")
-        }
-        Err(e) => failure(&e),
-    }
+const NO_ARTICLE: &str = "There is no such article in the archive at this date.";
+
+async fn search(State(state): State<AppState>, Query(params): Query<Params>) -> Response {
+    render(&state, &params, "", |a, r| pages::search(a, r, &params).map(Some)).await
 }
 
 async fn article(
@@ -161,7 +148,10 @@ async fn article(
     Path(slug): Path<String>,
     Query(params): Query<Params>,
 ) -> Response {
-    article_page(state, slug, params, pages::article).await
+    render(&state, &params, NO_ARTICLE, |a, r| {
+        a.article_by_slug(r, &slug)?.map(|snap| pages::article(a, r, &params, &snap)).transpose()
+    })
+    .await
 }
 
 async fn history(
@@ -169,7 +159,10 @@ async fn history(
     Path(slug): Path<String>,
     Query(params): Query<Params>,
 ) -> Response {
-    article_page(state, slug, params, pages::history).await
+    render(&state, &params, NO_ARTICLE, |a, r| {
+        a.article_by_slug(r, &slug)?.map(|snap| pages::history(a, r, &params, &snap)).transpose()
+    })
+    .await
 }
 
 async fn author(
@@ -177,34 +170,17 @@ async fn author(
     Path(id): Path<String>,
     Query(params): Query<Params>,
 ) -> Response {
-    let archive = &state.archive;
-    let r = match reading(archive, &params).await {
-        Ok(r) => r,
-        Err(page) => return page,
-    };
     let Ok(id) = id.parse() else {
         return error_page(StatusCode::NOT_FOUND, "There is no such author.");
     };
-    match archive.author(&r, id) {
-        Ok(Some(snap)) => match pages::author(archive, &r, &params, &snap) {
-            Ok(markup) => html(StatusCode::OK, markup.into_string()),
-            Err(e) => failure(&e),
-        },
-        Ok(None) => error_page(StatusCode::NOT_FOUND, "There is no such author in the archive at this date."),
-        Err(e) => failure(&e),
-    }
+    render(&state, &params, "There is no such author in the archive at this date.", |a, r| {
+        a.author(r, id)?.map(|snap| pages::author(a, r, &params, &snap)).transpose()
+    })
+    .await
 }
 
 async fn timeline(State(state): State<AppState>, Query(params): Query<Params>) -> Response {
-    let archive = &state.archive;
-    let r = match reading(archive, &params).await {
-        Ok(r) => r,
-        Err(page) => return page,
-    };
-    match pages::timeline(archive, &r, &params) {
-        Ok(markup) => html(StatusCode::OK, markup.into_string()),
-        Err(e) => failure(&e),
-    }
+    render(&state, &params, "", |a, r| pages::timeline(a, r, &params).map(Some)).await
 }
 
 /// A not-found page for every other path.
