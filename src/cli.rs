@@ -49,6 +49,78 @@ impl DataArgs {
     }
 }
 
+/// Running more than one node: the writer publishes its log to NATS JetStream; read replicas
+/// follow it.
+#[derive(Debug, Clone, Args)]
+pub struct ReplicationArgs {
+    /// Publish every event of the log, in position order, to NATS JetStream at this URL
+    /// (comma-separate several servers of a cluster). Appends never wait for NATS; the
+    /// publisher resumes from the stream's last sequence after any outage.
+    ///
+    /// Example: `morgue serve --publish nats://127.0.0.1:4222`
+    #[arg(long, env = "MORGUE_PUBLISH", value_name = "URL", conflicts_with = "follow")]
+    pub publish: Option<String>,
+    /// Be a read replica: copy the writer's published log from NATS JetStream into this data
+    /// directory (verbatim: same positions, same hash chain) and serve reads from it. Every
+    /// mutation is refused with READ_ONLY.
+    ///
+    /// Example: `morgue serve --follow nats://127.0.0.1:4222 --data ./replica-1 --listen 127.0.0.1:8081`
+    #[arg(long, env = "MORGUE_FOLLOW", value_name = "URL")]
+    pub follow: Option<String>,
+    /// The JetStream stream's name.
+    #[arg(long, env = "MORGUE_STREAM", default_value = crate::replicate::DEFAULT_STREAM)]
+    pub stream: String,
+    /// Copies of the stream JetStream keeps, when the writer creates it (3 on a 3-node
+    /// cluster survives the loss of one node).
+    #[arg(long, env = "MORGUE_STREAM_REPLICAS", default_value_t = 1)]
+    pub stream_replicas: usize,
+    /// A replica's durable consumer name (default: `replica-<hostname>`); each replica needs
+    /// its own.
+    #[arg(long, env = "MORGUE_CONSUMER")]
+    pub consumer: Option<String>,
+    /// The writer's address, named to clients whose mutations a replica refuses.
+    #[arg(long, env = "MORGUE_WRITER_URL", value_name = "URL")]
+    pub writer_url: Option<String>,
+    /// A replica further behind the stream than this many events reports not ready.
+    #[arg(long, env = "MORGUE_READY_LAG", default_value_t = 1000)]
+    pub ready_lag: u64,
+}
+
+impl ReplicationArgs {
+    /// The link this node makes, if any.
+    pub fn link(&self) -> Option<crate::replicate::Link> {
+        use crate::replicate::{Link, NatsConfig, Role};
+        let (role, url) = match (&self.publish, &self.follow) {
+            (Some(url), _) => (Role::Publisher, url),
+            (None, Some(url)) => (Role::Follower, url),
+            (None, None) => return None,
+        };
+        let consumer = self.consumer.clone().unwrap_or_else(|| {
+            let host = std::env::var("HOSTNAME")
+                .ok()
+                .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+                .unwrap_or_else(|| "replica".into());
+            let host: String = host
+                .trim()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+                .collect();
+            format!("replica-{host}")
+        });
+        Some(Link::new(
+            role,
+            NatsConfig {
+                url: url.clone(),
+                stream: self.stream.clone(),
+                replicas: self.stream_replicas,
+                consumer,
+                writer_url: self.writer_url.clone(),
+                ready_lag: self.ready_lag,
+            },
+        ))
+    }
+}
+
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Commands {
@@ -63,8 +135,12 @@ pub enum Commands {
         #[arg(long, env = "MORGUE_LISTEN", default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
         /// Events loaded into an empty archive at start (JSON Lines); `none` to start empty.
+        /// A replica (`--follow`) never loads them: its log comes from the stream.
         #[arg(long, env = "MORGUE_FIXTURES", default_value = "fixtures/archive.jsonl")]
         fixtures: PathBuf,
+        #[command(flatten)]
+        /// Publishing or following the log on NATS JetStream.
+        replication: ReplicationArgs,
     },
     /// Print the GraphQL schema (SDL).
     Schema,
@@ -216,9 +292,20 @@ impl TokenCommand {
     }
 }
 
-async fn serve(data: DataArgs, listen: std::net::SocketAddr, fixtures: PathBuf) -> anyhow::Result<ExitCode> {
-    let archive = crate::archive::Archive::open(&data.data, data.map_size)
+async fn serve(
+    data: DataArgs,
+    listen: std::net::SocketAddr,
+    fixtures: PathBuf,
+    replication: ReplicationArgs,
+) -> anyhow::Result<ExitCode> {
+    let mut archive = crate::archive::Archive::open(&data.data, data.map_size)
         .with_context(|| format!("opening the archive in {}", data.data.display()))?;
+    let link = replication.link().map(std::sync::Arc::new);
+    let replica = link.as_ref().is_some_and(|l| l.role == crate::replicate::Role::Follower);
+    if let Some(link) = &link {
+        archive = archive.with_link(link.clone());
+    }
+    let fixtures = if replica { PathBuf::from("none") } else { fixtures };
     if let Some(p) = archive.projections() {
         p.set_batch(data.projector_batch);
     }
@@ -253,8 +340,19 @@ async fn serve(data: DataArgs, listen: std::net::SocketAddr, fixtures: PathBuf) 
     let address = listener.local_addr()?;
     tracing::info!(head = %archive.store().head(), data = %data.data.display(), "archive open");
     tracing::info!("GraphiQL: http://{address}/graphiql  (GraphQL: http://{address}/graphql)");
+    // Start linking once the fixtures are in: the publisher then sends them in big batches.
+    let linked = link.map(|link| {
+        let store = archive.store().clone();
+        match link.role {
+            crate::replicate::Role::Publisher => tokio::spawn(crate::replicate::publish(store, link)),
+            crate::replicate::Role::Follower => tokio::spawn(crate::replicate::follow(store, link)),
+        }
+    });
     let state = crate::http::AppState::new(archive.clone(), tokens);
     crate::http::serve(listener, state, shutdown).await?;
+    if let Some(task) = linked {
+        task.abort();
+    }
     tracing::info!("stopping: projectors commit what they applied");
     tokio::task::spawn_blocking(move || archive.close()).await?;
     Ok(ExitCode::SUCCESS)
@@ -343,9 +441,9 @@ pub enum BenchCommand {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     init_tracing();
     match cli.command {
-        Commands::Serve { data, listen, fixtures } => {
+        Commands::Serve { data, listen, fixtures, replication } => {
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(serve(data, listen, fixtures))
+            runtime.block_on(serve(data, listen, fixtures, replication))
         }
         Commands::Schema => {
             print!("{}", crate::graphql::sdl());

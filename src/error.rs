@@ -27,6 +27,18 @@ pub enum Error {
     /// The caller gave a bad argument outside any command (a bad id, a bad cursor).
     #[error("{0}")]
     BadInput(String),
+    /// This node is a read replica: writes go to the writer.
+    #[error("this is a read replica following {follows}; send writes to the writer{}", writer_note(.writer))]
+    ReadOnly {
+        /// The stream it follows.
+        follows: String,
+        /// Where the writer takes writes, when configured.
+        writer: Option<String>,
+    },
+}
+
+fn writer_note(writer: &Option<String>) -> String {
+    writer.as_ref().map(|w| format!(" at {w}")).unwrap_or_default()
 }
 
 /// A `Result` with the crate's [`Error`].
@@ -57,6 +69,7 @@ impl Error {
                 project::Error::Store(_) => "INTERNAL",
             },
             Error::BadInput(_) => "BAD_INPUT",
+            Error::ReadOnly { .. } => "READ_ONLY",
         }
     }
 

@@ -46,6 +46,7 @@ pub mod graphql;
 pub mod http;
 mod position;
 pub mod project;
+pub mod replicate;
 pub mod store;
 pub mod transfer;
 pub mod web;

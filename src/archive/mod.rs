@@ -62,12 +62,13 @@ pub struct Written {
 pub struct Archive {
     store: Store,
     projections: Option<Projections>,
+    link: Option<std::sync::Arc<crate::replicate::Link>>,
 }
 
 impl Archive {
     /// An archive that writes to `store` and reads nothing derived (tools, tests of the log).
     pub fn new(store: Store) -> Archive {
-        Archive { store, projections: None }
+        Archive { store, projections: None, link: None }
     }
 
     /// Opens the archive in a data directory: the log in `log/`, views and search beside it;
@@ -76,12 +77,35 @@ impl Archive {
         let store = Store::open(data.join("log"), StoreOptions { map_size })?;
         let projections = Projections::open(store.clone(), data, map_size)?;
         projections.start()?;
-        Ok(Archive { store, projections: Some(projections) })
+        Ok(Archive { store, projections: Some(projections), link: None })
     }
 
     /// The log.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// This archive, linked to a NATS JetStream stream: publishing its log (a writer) or
+    /// following it (a read replica, which refuses every write with READ_ONLY).
+    pub fn with_link(mut self, link: std::sync::Arc<crate::replicate::Link>) -> Archive {
+        self.link = Some(link);
+        self
+    }
+
+    /// The link to the stream, if any.
+    pub fn link(&self) -> Option<&crate::replicate::Link> {
+        self.link.as_deref()
+    }
+
+    /// Why this archive refuses writes: it is a read replica.
+    pub fn read_only(&self) -> Result<()> {
+        match self.link() {
+            Some(link) if link.role == crate::replicate::Role::Follower => Err(Error::ReadOnly {
+                follows: link.config.describe(),
+                writer: link.config.writer_url.clone(),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// The projectors (views and search).
@@ -103,6 +127,7 @@ impl Archive {
         command: Command,
         options: WriteOptions,
     ) -> Result<Written> {
+        self.read_only()?;
         command.validate()?;
         let fingerprint = fingerprint(&command, &options);
         if let Some(key) = &options.idempotency_key

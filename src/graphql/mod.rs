@@ -83,10 +83,20 @@ pub fn to_gql(e: crate::Error) -> async_graphql::Error {
         return error(code, "internal error; it has been logged");
     }
     let actual = e.actual_version();
+    let writer = match &e {
+        crate::Error::ReadOnly { writer, follows } => Some((writer.clone(), follows.clone())),
+        _ => None,
+    };
     async_graphql::Error::new(e.to_string()).extend_with(|_, ext| {
         ext.set("code", code);
         if let Some(v) = actual {
             ext.set("actualVersion", v);
+        }
+        if let Some((writer, follows)) = &writer {
+            if let Some(w) = writer {
+                ext.set("writer", w.as_str());
+            }
+            ext.set("follows", follows.as_str());
         }
     })
 }

@@ -163,6 +163,11 @@ fn author(id: &ID) -> async_graphql::Result<AuthorId> {
     id.parse().map_err(|_| error("BAD_INPUT", format!("{:?} is not an author id", id.as_str())))
 }
 
+/// A read replica refuses every mutation before looking at its input or token: READ_ONLY.
+fn writable(ctx: &Context<'_>) -> async_graphql::Result<()> {
+    ctx.data::<Archive>()?.read_only().map_err(to_gql)
+}
+
 /// Runs a command for the token holder; anonymous callers are UNAUTHENTICATED.
 async fn execute(
     ctx: &Context<'_>,
@@ -242,7 +247,8 @@ pub enum Projector {
 /// (UNAUTHENTICATED without one; `rebuildProjector` needs an admin token); the token's name is
 /// recorded as the actor. Errors carry `extensions.code`. The answer is read from the views at
 /// the position written, waiting up to 5 s for them (STALE if they lag further; the write is
-/// kept, so read it later with `minPosition`).
+/// kept, so read it later with `minPosition`). A read replica refuses every mutation with
+/// READ_ONLY (whatever the token); `extensions.writer` names the writer when configured.
 #[Object(name = "Mutation")]
 impl MutationRoot {
     /// Rebuild a projector from the log into a new generation while the current one keeps
@@ -253,6 +259,7 @@ impl MutationRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "Which projector to rebuild: VIEWS or SEARCH.")] projector: Projector,
     ) -> async_graphql::Result<super::types::ProjectorStatus> {
+        writable(ctx)?;
         match ctx.data_opt::<Viewer>() {
             Some(Viewer::Staff { role: super::Role::Admin, .. }) => {}
             Some(Viewer::Staff { .. }) => return Err(error("FORBIDDEN", "rebuilding needs an admin token")),
@@ -278,6 +285,7 @@ impl MutationRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "The change, with its write options.")] input: RegisterAuthorInput,
     ) -> async_graphql::Result<AuthorPayload> {
+        writable(ctx)?;
         let o = options(input.expected_version, input.effective_at, input.idempotency_key)?;
         let command = Command::Author(AuthorId::generate(), U::Register { name: input.name, bio: input.bio });
         execute(ctx, command, o).await?.author()
@@ -292,6 +300,7 @@ impl MutationRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "The change, with its write options.")] input: RenameAuthorInput,
     ) -> async_graphql::Result<AuthorPayload> {
+        writable(ctx)?;
         let o = options(input.expected_version, input.effective_at, input.idempotency_key)?;
         let command = Command::Author(author(&input.id)?, U::Rename { name: input.name });
         execute(ctx, command, o).await?.author()
@@ -306,6 +315,7 @@ impl MutationRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "The change, with its write options.")] input: DraftArticleInput,
     ) -> async_graphql::Result<ArticlePayload> {
+        writable(ctx)?;
         let o = options(input.expected_version, input.effective_at, input.idempotency_key)?;
         let command = Command::Article(
             ArticleId::generate(),
@@ -332,6 +342,7 @@ impl MutationRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "The change, with its write options.")] input: ReviseArticleInput,
     ) -> async_graphql::Result<ArticlePayload> {
+        writable(ctx)?;
         let o = options(input.expected_version, input.effective_at, input.idempotency_key)?;
         let command = Command::Article(
             article(&input.id)?,
@@ -356,6 +367,7 @@ impl MutationRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "The change, with its write options.")] input: PublishArticleInput,
     ) -> async_graphql::Result<ArticlePayload> {
+        writable(ctx)?;
         let o = options(input.expected_version, input.effective_at, input.idempotency_key)?;
         execute(ctx, Command::Article(article(&input.id)?, A::Publish), o).await?.article()
     }
@@ -370,6 +382,7 @@ impl MutationRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "The change, with its write options.")] input: RetractArticleInput,
     ) -> async_graphql::Result<ArticlePayload> {
+        writable(ctx)?;
         let o = options(input.expected_version, input.effective_at, input.idempotency_key)?;
         execute(ctx, Command::Article(article(&input.id)?, A::Retract { reason: input.reason }), o)
             .await?
@@ -385,6 +398,7 @@ impl MutationRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "The change, with its write options.")] input: AppendCorrectionInput,
     ) -> async_graphql::Result<ArticlePayload> {
+        writable(ctx)?;
         let o = options(input.expected_version, input.effective_at, input.idempotency_key)?;
         execute(ctx, Command::Article(article(&input.id)?, A::AppendCorrection { text: input.text }), o)
             .await?
@@ -400,6 +414,7 @@ impl MutationRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "The change, with its write options.")] input: AddBylineInput,
     ) -> async_graphql::Result<ArticlePayload> {
+        writable(ctx)?;
         let o = options(input.expected_version, input.effective_at, input.idempotency_key)?;
         let command = Command::Article(
             article(&input.article_id)?,
@@ -417,6 +432,7 @@ impl MutationRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "The change, with its write options.")] input: RemoveBylineInput,
     ) -> async_graphql::Result<ArticlePayload> {
+        writable(ctx)?;
         let o = options(input.expected_version, input.effective_at, input.idempotency_key)?;
         let command = Command::Article(
             article(&input.article_id)?,

@@ -444,11 +444,25 @@ impl QueryRoot {
         Ok(EventConnection { page_info: PageInfo::of(&cursors, has_next, after.get() > 0), edges })
     }
 
-    /// The head position and each projector's checkpoint and lag.
+    /// The head position, each projector's checkpoint and lag, and the node's role and link
+    /// to NATS JetStream (publisher or replica lag).
     async fn status(&self, ctx: &Context<'_>) -> async_graphql::Result<Status> {
         let archive = ctx.data::<Archive>()?;
         let (head, projectors) = archive.status();
+        let link = archive.link().map(|l| l.status(head.get()));
         Ok(Status {
+            role: match &link {
+                Some(l) if l.role == crate::replicate::Role::Follower => NodeRole::Replica,
+                _ => NodeRole::Writer,
+            },
+            replication: link.map(|l| Replication {
+                target: l.target,
+                connected: l.connected,
+                position: Pos(crate::Position(l.position)),
+                lag: i32::try_from(l.lag).unwrap_or(i32::MAX),
+                caught_up: l.caught_up,
+                error: l.error,
+            }),
             head: Pos(head),
             projectors: projectors
                 .into_iter()

@@ -577,6 +577,38 @@ pub struct Status {
     pub head: Pos,
     /// Each projector's checkpoint and lag.
     pub projectors: Vec<ProjectorStatus>,
+    /// WRITER, or REPLICA (a read replica: refuses every mutation with READ_ONLY).
+    pub role: NodeRole,
+    /// The link to NATS JetStream: the writer's publisher or the replica's follower; null
+    /// when this node neither publishes nor follows.
+    pub replication: Option<Replication>,
+}
+
+/// What a node does with writes.
+#[derive(async_graphql::Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum NodeRole {
+    /// Takes writes (and may publish its log).
+    Writer,
+    /// A read replica following a writer's published log.
+    Replica,
+}
+
+/// A node's link to the NATS JetStream stream that carries the log.
+#[derive(SimpleObject)]
+pub struct Replication {
+    /// `nats://host:port/STREAM`.
+    pub target: String,
+    /// Connected to NATS and the stream now.
+    pub connected: bool,
+    /// Writer: the last position the stream holds. Replica: the last position applied to its
+    /// own log.
+    pub position: Pos,
+    /// Writer: events not yet published. Replica: events in the stream not yet applied.
+    pub lag: i32,
+    /// Replica: it has reached the end of the stream at least once since it started.
+    pub caught_up: bool,
+    /// The last error, until the link recovers.
+    pub error: Option<String>,
 }
 
 /// A projector's state.

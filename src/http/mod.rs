@@ -116,11 +116,28 @@ async fn graphiql() -> Html<String> {
 
 async fn readyz(State(state): State<AppState>) -> Response {
     let (head, projectors) = state.archive.status();
-    let ready = projectors.iter().all(|p| p.lag == 0 && p.error.is_none());
+    let link = state.archive.link().map(|l| l.status(head.get()));
+    // A replica is ready once it has reached the stream's end and stays within reach of it.
+    let following = match &link {
+        Some(l) if l.role == crate::replicate::Role::Follower => {
+            l.caught_up && l.lag <= state.archive.link().map_or(0, |l| l.config.ready_lag)
+        }
+        _ => true,
+    };
+    let ready = following && projectors.iter().all(|p| p.lag == 0 && p.error.is_none());
     let body = json!({
         "ready": ready,
         "head": head.to_string(),
         "projectors": projectors.iter().map(|p| json!({"name": p.name, "checkpoint": p.checkpoint.to_string(), "lag": p.lag})).collect::<Vec<_>>(),
+        "replication": link.map(|l| json!({
+            "role": if l.role == crate::replicate::Role::Follower { "replica" } else { "writer" },
+            "target": l.target,
+            "connected": l.connected,
+            "position": l.position.to_string(),
+            "lag": l.lag,
+            "caughtUp": l.caught_up,
+            "error": l.error,
+        })),
     });
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, axum::Json(body)).into_response()
@@ -145,6 +162,18 @@ async fn metrics(State(state): State<AppState>) -> Response {
     let _ = writeln!(out, "# TYPE morgue_projector_lag gauge");
     for p in &projectors {
         let _ = writeln!(out, "morgue_projector_lag{{projector=\"{}\"}} {}", p.name, p.lag);
+    }
+    if let Some(l) = state.archive.link().map(|l| l.status(head.get())) {
+        let role = if l.role == crate::replicate::Role::Follower { "replica" } else { "writer" };
+        let _ = writeln!(
+            out,
+            "# HELP morgue_replication_lag Events not yet published (writer) or applied (replica)."
+        );
+        let _ = writeln!(out, "# TYPE morgue_replication_lag gauge");
+        let _ = writeln!(out, "morgue_replication_lag{{role=\"{role}\"}} {}", l.lag);
+        let _ = writeln!(out, "# HELP morgue_replication_connected 1 when connected to NATS JetStream.");
+        let _ = writeln!(out, "# TYPE morgue_replication_connected gauge");
+        let _ = writeln!(out, "morgue_replication_connected{{role=\"{role}\"}} {}", u8::from(l.connected));
     }
     let _ = writeln!(out, "# HELP morgue_graphql_requests_total GraphQL requests served.");
     let _ = writeln!(out, "# TYPE morgue_graphql_requests_total counter");
@@ -247,6 +276,9 @@ async fn handle(state: &AppState, request: Request) -> Response {
     let viewer =
         match state.tokens.viewer(parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())) {
             Ok(viewer) => viewer,
+            // A read replica takes no writes, so a token can only show drafts there: an unknown
+            // one reads as anonymous, and its mutations meet READ_ONLY like everyone's.
+            Err(_) if state.archive.read_only().is_err() => crate::graphql::Viewer::Anonymous,
             Err(Refusal::Malformed) => {
                 return request_error(
                     media,

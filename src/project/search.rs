@@ -384,7 +384,18 @@ impl SearchIndex {
         let first = request.first.max(1);
         let top = TopDocs::with_limit(first).and_offset(request.offset);
         let (hits, total, facet_counts): (Vec<(f32, tantivy::DocAddress)>, usize, _) = match request.sort {
-            Sort::Relevance => searcher.search(&query, &(top.order_by_score(), Count, facets))?,
+            Sort::Relevance => {
+                // Equal scores rank the later version first: the order is the same on every
+                // node that holds the same documents, whatever its segments.
+                let top = top.tweak_score(|segment: &tantivy::SegmentReader| {
+                    let pos = segment.fast_fields().u64("pos_from").ok().map(|c| c.first_or_default_col(0));
+                    move |doc: tantivy::DocId, score: tantivy::Score| {
+                        (score, pos.as_ref().map_or(0, |c| c.get_val(doc)))
+                    }
+                });
+                let (hits, total, facet_counts) = searcher.search(&query, &(top, Count, facets))?;
+                (hits.into_iter().map(|((score, _), d)| (score, d)).collect(), total, facet_counts)
+            }
             Sort::Date => {
                 let (by_date, total, facet_counts) = searcher.search(
                     &query,

@@ -113,7 +113,7 @@ pub fn export(
     let mut count = 0;
     for event in reader.events_after(from)? {
         let event = event?;
-        let line = line_of(&event);
+        let line = Line::of(&event);
         serde_json::to_writer(&mut *out, &line).map_err(|e| store::Error::Io(e.into()))?;
         out.write_all(b"\n").map_err(store::Error::Io)?;
         count += 1;
@@ -123,26 +123,105 @@ pub fn export(
     Ok(count)
 }
 
-fn line_of(e: &RecordedEvent) -> Line {
-    let payload = std::str::from_utf8(&e.payload)
-        .ok()
-        .and_then(|s| RawValue::from_string(s.to_owned()).ok())
-        .unwrap_or_else(|| RawValue::from_string("null".into()).expect("null is JSON"));
-    Line {
-        position: Some(e.position.get()),
-        stream: e.stream.clone(),
-        version: Some(e.version),
-        event_type: e.event_type.clone(),
-        schema_version: Some(e.schema_version),
-        recorded_at: Some(e.recorded_at),
-        effective_at: Some(e.effective_at),
-        actor: e.actor.clone(),
-        idempotency_key: e.idempotency_key.clone(),
-        correlation_id: e.correlation_id.clone(),
-        payload,
-        prev_hash: Some(hex(&e.prev_hash)),
-        checksum: Some(hex(&e.checksum)),
+impl Line {
+    /// The line `morgue export` writes for an event; also the payload of a published event.
+    pub fn of(e: &RecordedEvent) -> Line {
+        let payload = std::str::from_utf8(&e.payload)
+            .ok()
+            .and_then(|s| RawValue::from_string(s.to_owned()).ok())
+            .unwrap_or_else(|| RawValue::from_string("null".into()).expect("null is JSON"));
+        Line {
+            position: Some(e.position.get()),
+            stream: e.stream.clone(),
+            version: Some(e.version),
+            event_type: e.event_type.clone(),
+            schema_version: Some(e.schema_version),
+            recorded_at: Some(e.recorded_at),
+            effective_at: Some(e.effective_at),
+            actor: e.actor.clone(),
+            idempotency_key: e.idempotency_key.clone(),
+            correlation_id: e.correlation_id.clone(),
+            payload,
+            prev_hash: Some(hex(&e.prev_hash)),
+            checksum: Some(hex(&e.checksum)),
+        }
     }
+
+    /// The stored record an exported line describes (every envelope field must be present).
+    pub fn record(&self, schema_version: u16, position: Position) -> Result<RecordedEvent, FieldError> {
+        let missing = |field: &str| FieldError::new(field, "an exported line needs it");
+        let need = |v: Option<&str>, field: &str| -> Result<[u8; 32], FieldError> {
+            v.and_then(unhex)
+                .ok_or_else(|| FieldError::new(field, "an exported line needs this as 64 hex digits"))
+        };
+        Ok(RecordedEvent {
+            position,
+            stream: self.stream.clone(),
+            version: self.version.ok_or_else(|| missing("version"))?,
+            event_type: self.event_type.clone(),
+            schema_version,
+            recorded_at: self.recorded_at.ok_or_else(|| missing("recorded_at"))?,
+            effective_at: self.effective_at.ok_or_else(|| missing("effective_at"))?,
+            actor: self.actor.clone(),
+            idempotency_key: self.idempotency_key.clone(),
+            correlation_id: self.correlation_id.clone(),
+            payload: self.payload.get().as_bytes().to_vec(),
+            prev_hash: need(self.prev_hash.as_deref(), "prev_hash")?,
+            checksum: need(self.checksum.as_deref(), "checksum")?,
+        })
+    }
+}
+
+/// A field of a line at fault, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("field {field}: {message}")]
+pub struct FieldError {
+    /// The field (`payload.headline`, `checksum`, ...).
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl FieldError {
+    fn new(field: &str, message: impl Into<String>) -> FieldError {
+        FieldError { field: field.to_owned(), message: message.into() }
+    }
+}
+
+/// The record an exported (or published) line describes, with the claims its event makes:
+/// what a restore or a replica writes to its log.
+pub fn restored(line: &Line) -> Result<Restored, FieldError> {
+    let (schema_version, event) = event_of(line)?;
+    let position = line.position.ok_or_else(|| FieldError::new("position", "an exported line needs it"))?;
+    Ok(Restored { event: line.record(schema_version, Position(position))?, claims: claims_of(&event) })
+}
+
+/// The line's schema version and its payload decoded as that event.
+fn event_of(line: &Line) -> Result<(u16, Event), FieldError> {
+    use crate::domain::events::DecodeError;
+    let schema_version = line.schema_version.unwrap_or_else(|| current_version(&line.event_type));
+    let event = Event::decode(&line.event_type, schema_version, line.payload.get().as_bytes()).map_err(
+        |e| match &e {
+            DecodeError::UnknownType(_) => FieldError::new("type", e.to_string()),
+            DecodeError::UnknownVersion { .. } => FieldError::new("schema_version", e.to_string()),
+            DecodeError::Payload { source, .. } => {
+                let (field, message) = json_field(source);
+                FieldError::new(
+                    &format!("payload.{}", field.trim_start_matches('(').trim_end_matches(')')),
+                    message,
+                )
+            }
+        },
+    )?;
+    Ok((schema_version, event))
+}
+
+fn claims_of(event: &Event) -> Vec<Claim> {
+    event
+        .claims()
+        .into_iter()
+        .map(|(namespace, value)| Claim { namespace: namespace.to_owned(), value })
+        .collect()
 }
 
 /// Reads JSON Lines and appends (or restores) them in batches of `batch` lines, each batch
@@ -239,30 +318,14 @@ impl Importer<'_> {
                 format!("{:?} is not `article-<ULID>` or `author-<ULID>`", line.stream),
             )
         })?;
-        let schema_version = line.schema_version.unwrap_or_else(|| current_version(&line.event_type));
+        let (schema_version, event) = event_of(&line).map_err(|e| self.error(number, &e.field, e.message))?;
         let payload = line.payload.get().as_bytes();
-        let event = Event::decode(&line.event_type, schema_version, payload).map_err(|e| match &e {
-            crate::domain::events::DecodeError::UnknownType(_) => self.error(number, "type", e.to_string()),
-            crate::domain::events::DecodeError::UnknownVersion { .. } => {
-                self.error(number, "schema_version", e.to_string())
-            }
-            crate::domain::events::DecodeError::Payload { source, .. } => {
-                let (field, message) = json_field(source);
-                self.error(
-                    number,
-                    &format!("payload.{}", field.trim_start_matches('(').trim_end_matches(')')),
-                    message,
-                )
-            }
-        })?;
-        let claims: Vec<Claim> = event
-            .claims()
-            .into_iter()
-            .map(|(namespace, value)| Claim { namespace: namespace.to_owned(), value })
-            .collect();
+        let claims = claims_of(&event);
 
         if let Some(position) = line.position {
-            let record = self.record(number, &line, schema_version, Position(position))?;
+            let record = line
+                .record(schema_version, Position(position))
+                .map_err(|e| self.error(number, &e.field, e.message))?;
             // Re-running a restore: records already in the log are skipped if identical.
             if record.position <= self.store.head() {
                 let stored = self
@@ -476,40 +539,6 @@ impl Importer<'_> {
             }
         }
         Ok(())
-    }
-
-    fn record(
-        &self,
-        number: u64,
-        line: &Line,
-        schema_version: u16,
-        position: Position,
-    ) -> Result<RecordedEvent, ImportError> {
-        let need = |v: Option<&str>, field: &str| -> Result<[u8; 32], ImportError> {
-            v.and_then(unhex)
-                .ok_or_else(|| self.error(number, field, "an exported line needs this as 64 hex digits"))
-        };
-        Ok(RecordedEvent {
-            position,
-            stream: line.stream.clone(),
-            version: line
-                .version
-                .ok_or_else(|| self.error(number, "version", "an exported line needs its version"))?,
-            event_type: line.event_type.clone(),
-            schema_version,
-            recorded_at: line
-                .recorded_at
-                .ok_or_else(|| self.error(number, "recorded_at", "an exported line needs it"))?,
-            effective_at: line
-                .effective_at
-                .ok_or_else(|| self.error(number, "effective_at", "an exported line needs it"))?,
-            actor: line.actor.clone(),
-            idempotency_key: line.idempotency_key.clone(),
-            correlation_id: line.correlation_id.clone(),
-            payload: line.payload.get().as_bytes().to_vec(),
-            prev_hash: need(line.prev_hash.as_deref(), "prev_hash")?,
-            checksum: need(line.checksum.as_deref(), "checksum")?,
-        })
     }
 
     /// Hands the prepared batch to the writer without waiting for it (after the previous one

@@ -8,6 +8,7 @@ mod crash;
 mod domain;
 mod fixtures;
 mod project;
+mod replicate;
 mod schema;
 mod server;
 mod store;

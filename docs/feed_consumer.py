@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Prints morgue's feed from the start, one line per event, then exits.
+
+    pip install nats-py
+    python3 docs/feed_consumer.py [nats://127.0.0.1:4222] [MORGUE]
+
+Each line is `<position> <type> <stream> <headline or name, when the event has one>`.
+"""
+import asyncio
+import json
+import sys
+
+import nats
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+
+
+async def main(url: str, stream: str) -> None:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    # Stop at the last event the stream holds now: sequence = position, gapless from 1.
+    try:
+        last = (await js.stream_info(stream)).state.last_seq
+    except NotFoundError:
+        sys.exit(f"no stream {stream} at {url}: is the writer publishing?")
+    # An ephemeral consumer that starts at position 1. A service that keeps its place
+    # across restarts passes durable="its-name" instead (see docs/feed.md).
+    sub = await js.pull_subscribe(
+        "morgue.>",
+        stream=stream,
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.EXPLICIT),
+    )
+    done = 0  # the last position handled
+    while done < last:
+        for msg in await sub.fetch(batch=min(500, last - done), timeout=10):
+            line = json.loads(msg.data)
+            position = line["position"]
+            if position > done:  # a redelivery of a handled position is skipped
+                payload = line["payload"]
+                # ArticleDrafted schema_version 1 called the headline `title`.
+                title = payload.get("headline") or payload.get("title") or payload.get("name") or ""
+                print(f"{position} {line['type']} {line['stream']} {title}".rstrip())
+                done = position
+            await msg.ack()
+    await sub.unsubscribe()
+    await nc.close()
+
+
+if __name__ == "__main__":
+    url = sys.argv[1] if len(sys.argv) > 1 else "nats://127.0.0.1:4222"
+    stream = sys.argv[2] if len(sys.argv) > 2 else "MORGUE"
+    asyncio.run(main(url, stream))

@@ -1,0 +1,229 @@
+//! Beyond one machine: the log on NATS JetStream.
+//!
+//! The writer's [`publish`] task is an outbox: it copies the log, in position order, into a
+//! JetStream stream whose sequence *is* the position (message id = position for
+//! deduplication, expected last sequence = position - 1 for order), resuming from the stream's
+//! last sequence after any crash or outage. Appends never wait for it.
+//!
+//! A replica's [`follow`] task reads the stream through a durable pull consumer and restores
+//! each event verbatim into the replica's own log (same positions, same hash chain), where the
+//! usual projectors pick it up. The replica's log is its checkpoint: the consumer is recreated
+//! at the log's head + 1 whenever the task (re)connects.
+//!
+//! What a published message holds (subjects, headers, payload) is documented in
+//! `docs/feed.md`: other services consume the same feed.
+
+mod follow;
+mod publish;
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+pub use follow::follow;
+pub use publish::publish;
+
+use crate::store::RecordedEvent;
+
+/// The stream's default name.
+pub const DEFAULT_STREAM: &str = "MORGUE";
+
+/// Header: the event's global position (also in `Nats-Msg-Id`).
+pub const H_POSITION: &str = "Morgue-Position";
+/// Header: the event's stream (`article-<id>`, `author-<id>`).
+pub const H_STREAM: &str = "Morgue-Stream";
+/// Header: the event's version within its stream.
+pub const H_VERSION: &str = "Morgue-Version";
+/// Header: the event type.
+pub const H_TYPE: &str = "Morgue-Type";
+/// Header: when it took effect (RFC 3339).
+pub const H_EFFECTIVE_AT: &str = "Morgue-Effective-At";
+/// Header: when it was recorded (RFC 3339).
+pub const H_RECORDED_AT: &str = "Morgue-Recorded-At";
+/// Header: the record's checksum (hex), its link in the hash chain.
+pub const H_CHECKSUM: &str = "Morgue-Checksum";
+
+/// How a node takes part in replication.
+#[derive(Clone, Debug)]
+pub struct NatsConfig {
+    /// Server URLs, comma-separated (`nats://a:4222,nats://b:4222`).
+    pub url: String,
+    /// The JetStream stream's name.
+    pub stream: String,
+    /// Copies of the stream JetStream keeps (the writer creates the stream with this many).
+    pub replicas: usize,
+    /// The replica's durable consumer name.
+    pub consumer: String,
+    /// Where the writer takes mutations (named in a replica's READ_ONLY refusals).
+    pub writer_url: Option<String>,
+    /// A replica whose lag exceeds this many events reports not ready on `/readyz`.
+    pub ready_lag: u64,
+}
+
+impl NatsConfig {
+    /// The server addresses, for the client.
+    pub fn servers(&self) -> Vec<String> {
+        self.url.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
+    }
+
+    /// `nats://host:port/STREAM`, for messages and status.
+    pub fn describe(&self) -> String {
+        format!("{}/{}", self.url, self.stream)
+    }
+}
+
+/// Which side of the feed a node is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Publishes its log.
+    Publisher,
+    /// Follows the stream into its own log; refuses writes.
+    Follower,
+}
+
+/// The live state of a node's link to the stream, shared with status, `/readyz` and metrics.
+#[derive(Debug)]
+pub struct Link {
+    /// Publisher or follower.
+    pub role: Role,
+    /// The configuration.
+    pub config: NatsConfig,
+    connected: AtomicBool,
+    /// Publisher: the last position the stream acknowledged. Follower: the last applied.
+    done: AtomicU64,
+    /// Follower: the stream's last sequence as last seen (publisher: unused, the log's head is).
+    remote: AtomicU64,
+    /// Follower: has reached the stream's end at least once.
+    caught_up: AtomicBool,
+    error: Mutex<Option<String>>,
+}
+
+/// A snapshot of a [`Link`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkStatus {
+    /// Publisher or follower.
+    pub role: Role,
+    /// Servers and stream.
+    pub target: String,
+    /// Connected to NATS and the stream.
+    pub connected: bool,
+    /// Publisher: last position in the stream. Follower: last position applied to the log.
+    pub position: u64,
+    /// Events not yet published (publisher) or not yet applied (follower).
+    pub lag: u64,
+    /// Follower: has reached the stream's end at least once since it started.
+    pub caught_up: bool,
+    /// The last error, until the link recovers.
+    pub error: Option<String>,
+}
+
+impl Link {
+    /// A link not yet connected.
+    pub fn new(role: Role, config: NatsConfig) -> Link {
+        Link {
+            role,
+            config,
+            connected: AtomicBool::new(false),
+            done: AtomicU64::new(0),
+            remote: AtomicU64::new(0),
+            caught_up: AtomicBool::new(false),
+            error: Mutex::new(None),
+        }
+    }
+
+    /// Its state; `head` is the local log's head.
+    pub fn status(&self, head: u64) -> LinkStatus {
+        let done = self.done.load(Ordering::Acquire);
+        let lag = match self.role {
+            Role::Publisher => head.saturating_sub(done),
+            Role::Follower => self.remote.load(Ordering::Acquire).saturating_sub(head),
+        };
+        LinkStatus {
+            role: self.role,
+            target: self.config.describe(),
+            connected: self.connected.load(Ordering::Acquire),
+            position: done,
+            lag,
+            caught_up: self.caught_up.load(Ordering::Acquire),
+            error: self.error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+        }
+    }
+
+    fn set_connected(&self, connected: bool) {
+        self.connected.store(connected, Ordering::Release);
+        if connected {
+            *self.error.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+    }
+
+    fn set_error(&self, error: String) {
+        self.connected.store(false, Ordering::Release);
+        *self.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
+    }
+}
+
+/// The subject an event is published on: `morgue.article.<id>` or `morgue.author.<id>`.
+pub fn subject_of(stream: &str) -> String {
+    match stream.split_once('-') {
+        Some((kind, id)) => format!("morgue.{kind}.{id}"),
+        None => format!("morgue.other.{stream}"),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The checksum header of a record.
+fn checksum_of(e: &RecordedEvent) -> String {
+    hex(&e.checksum)
+}
+
+/// Runs `session` again and again, with a growing pause (up to 5 s) after each failure, until
+/// it returns `Ok` (the log closed); each failure is logged and shown in the link's status.
+async fn keep_running<'a, F, Fut>(link: &'a Link, doing: &str, mut session: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), String>> + 'a,
+{
+    let mut delay = Duration::from_millis(100);
+    while let Err(e) = session().await {
+        tracing::warn!(error = %e, target = %link.config.describe(), "{doing} paused; retrying");
+        link.set_error(e);
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Does the stream's message at `sequence` carry the checksum of this log's event there? The
+/// check that a stream and a log are the same history before one continues the other.
+async fn same_event(
+    store: &crate::store::Store,
+    stream: &async_nats::jetstream::stream::Stream,
+    sequence: u64,
+) -> Result<bool, String> {
+    let message =
+        stream.get_raw_message(sequence).await.map_err(|e| format!("reading sequence {sequence}: {e}"))?;
+    let theirs = message.headers.get(H_CHECKSUM).map(|v| v.as_str().to_owned());
+    let ours = store
+        .reader()
+        .and_then(|r| r.event(crate::Position(sequence)))
+        .map(|e| checksum_of(&e))
+        .map_err(|e| format!("reading position {sequence}: {e}"))?;
+    Ok(theirs.as_deref() == Some(ours.as_str()))
+}
+
+/// Connects to the servers with the client name given.
+async fn connect(config: &NatsConfig, name: &str) -> Result<async_nats::jetstream::Context, String> {
+    let servers = config.servers();
+    let client = async_nats::ConnectOptions::new()
+        .name(name)
+        .connection_timeout(Duration::from_secs(5))
+        .connect(&servers[..])
+        .await
+        .map_err(|e| format!("connecting to {}: {e}", config.url))?;
+    Ok(async_nats::jetstream::ContextBuilder::new()
+        .timeout(Duration::from_secs(5))
+        .ack_timeout(Duration::from_secs(5))
+        .build(client))
+}

@@ -1,0 +1,152 @@
+//! The writer's outbox: the log, in position order, into the JetStream stream.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, context::PublishAckFuture, stream};
+use bytes::Bytes;
+
+use super::{H_CHECKSUM, H_EFFECTIVE_AT, H_POSITION, H_RECORDED_AT, H_STREAM, H_TYPE, H_VERSION, Link};
+use crate::Position;
+use crate::store::{RecordedEvent, Store};
+use crate::transfer::Line;
+
+/// Events read from the log per round.
+const BATCH: usize = 1024;
+/// Publishes awaiting their acknowledgement at once.
+const WINDOW: usize = 256;
+
+/// Publishes the log to the stream for as long as the task runs: connects (and reconnects,
+/// with backoff), creates the stream if it is missing, resumes after its last sequence, then
+/// follows the log's head. Appends never wait for it.
+pub async fn publish(store: Store, link: Arc<Link>) {
+    super::keep_running(&link, "publishing", || session(&store, &link)).await;
+}
+
+/// One connection's worth of publishing; returns only on error (or when the log closes).
+async fn session(store: &Store, link: &Link) -> Result<(), String> {
+    let config = &link.config;
+    let js = super::connect(config, "morgue-writer").await?;
+    let mut stream = js
+        .get_or_create_stream(stream::Config {
+            name: config.stream.clone(),
+            description: Some(
+                "morgue: the archive's event log, one message per event, sequence = position".into(),
+            ),
+            subjects: vec!["morgue.article.*".into(), "morgue.author.*".into()],
+            storage: stream::StorageType::File,
+            num_replicas: config.replicas.max(1),
+            // The archive forgets nothing.
+            deny_delete: true,
+            deny_purge: true,
+            allow_direct: true,
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| format!("creating stream {}: {e}", config.stream))?;
+    let last = stream
+        .info()
+        .await
+        .map_err(|e| format!("reading stream {}: {e}", config.stream))?
+        .state
+        .last_sequence;
+    check_same_log(store, &stream, last).await?;
+    link.done.store(last, Ordering::Release);
+    link.set_connected(true);
+    tracing::info!(target = %config.describe(), last, head = %store.head(), "publishing the log");
+
+    let mut heads = store.subscribe();
+    let mut next = last + 1;
+    loop {
+        let head = *heads.borrow_and_update();
+        if next > head.get() {
+            if heads.changed().await.is_err() {
+                return Ok(());
+            }
+            continue;
+        }
+        let reader = store.clone();
+        let after = Position(next - 1);
+        let events = tokio::task::spawn_blocking(move || reader.read_all(after, BATCH))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("reading the log: {e}"))?;
+        let mut acks: VecDeque<(u64, PublishAckFuture)> = VecDeque::with_capacity(WINDOW);
+        for event in &events {
+            let (subject, message) = message_of(event);
+            let position = event.position;
+            let ack = js.send_publish(subject, message).await.map_err(|e| {
+                format!(
+                    "publishing position {position}: {e} (an event can be over 1 MiB: give the NATS \
+                     servers `max_payload: 8MB`)"
+                )
+            })?;
+            acks.push_back((event.position.get(), ack));
+            if acks.len() >= WINDOW
+                && let Some(pending) = acks.pop_front()
+            {
+                settle(link, pending).await?;
+            }
+        }
+        while let Some(pending) = acks.pop_front() {
+            settle(link, pending).await?;
+        }
+        next = link.done.load(Ordering::Acquire) + 1;
+    }
+}
+
+/// Waits for one acknowledgement and records it: the stream must have put the event at its
+/// own position.
+async fn settle(link: &Link, (position, ack): (u64, PublishAckFuture)) -> Result<(), String> {
+    let ack = ack.await.map_err(|e| format!("position {position} was not acknowledged: {e}"))?;
+    if ack.sequence != position {
+        return Err(format!("position {position} was stored at sequence {}", ack.sequence));
+    }
+    link.done.store(position, Ordering::Release);
+    Ok(())
+}
+
+/// A stream that already holds events must hold *this* log's: its last message's checksum
+/// must be the one of the event at that position here.
+async fn check_same_log(store: &Store, stream: &stream::Stream, last: u64) -> Result<(), String> {
+    if last == 0 {
+        return Ok(());
+    }
+    let head = store.head().get();
+    if last > head {
+        return Err(format!(
+            "the stream holds {last} events but this log only {head}: it was published by another log"
+        ));
+    }
+    if !super::same_event(store, stream, last).await? {
+        return Err(format!("the stream's event {last} is not this log's: it was published by another log"));
+    }
+    Ok(())
+}
+
+/// The subject and message of an event: its export line as JSON, with headers.
+pub(super) fn message_of(e: &RecordedEvent) -> (String, jetstream::message::PublishMessage) {
+    let payload = serde_json::to_vec(&Line::of(e)).unwrap_or_default();
+    let position = e.position.get();
+    let message = jetstream::message::PublishMessage::build()
+        .payload(Bytes::from(payload))
+        .message_id(position.to_string())
+        .expected_last_sequence(position - 1)
+        .header("Content-Type", "application/json")
+        .header(H_POSITION, position.to_string().as_str())
+        .header(H_STREAM, e.stream.as_str())
+        .header(H_VERSION, e.version.to_string().as_str())
+        .header(H_TYPE, e.event_type.as_str())
+        .header(H_EFFECTIVE_AT, instant(&e.effective_at).as_str())
+        .header(H_RECORDED_AT, instant(&e.recorded_at).as_str())
+        .header(H_CHECKSUM, super::checksum_of(e).as_str());
+    (super::subject_of(&e.stream), message)
+}
+
+/// RFC 3339 in UTC with `Z`, as in the payload.
+fn instant(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
