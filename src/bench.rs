@@ -31,7 +31,8 @@ impl Rate {
         self.ops as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 
-    fn from_latencies(mut latencies: Vec<Duration>, elapsed: Duration) -> Rate {
+    /// The rate and percentiles of operations that took `latencies`, in `elapsed` wall time.
+    pub fn from_latencies(mut latencies: Vec<Duration>, elapsed: Duration) -> Rate {
         latencies.sort_unstable();
         let at = |q: f64| {
             latencies
@@ -183,6 +184,10 @@ pub struct TimeTravel {
     pub short: Rate,
     /// `article(asOf)` on an article with `revisions` revisions.
     pub long: Rate,
+    /// `article` (now) on an article with 1 revision.
+    pub short_now: Rate,
+    /// `article` (now) on an article with `revisions` revisions.
+    pub long_now: Rate,
     /// A search of the present.
     pub search_now: Rate,
     /// The same search as of a past instant.
@@ -254,11 +259,11 @@ pub fn time_travel(
         seed ^= seed << 17;
         start + chrono::Duration::days((seed % (175 * 365)) as i64)
     };
-    let mut measure = |id: ArticleId| -> crate::Result<Rate> {
+    let mut measure = |id: ArticleId, past: bool| -> crate::Result<Rate> {
         let mut latencies = Vec::with_capacity(reads);
         let began = Instant::now();
         for _ in 0..reads {
-            let request = ReadRequest { as_of: Some(instant()), ..Default::default() };
+            let request = ReadRequest { as_of: past.then(&mut instant), ..Default::default() };
             let t = Instant::now();
             let reading: Reading = rt.block_on(archive.reading(request))?;
             let found = archive.article(&reading, id)?;
@@ -267,8 +272,10 @@ pub fn time_travel(
         }
         Ok(Rate::from_latencies(latencies, began.elapsed()))
     };
-    let short = measure(ids[0])?;
-    let long = measure(ids[1])?;
+    let short = measure(ids[0], true)?;
+    let long = measure(ids[1], true)?;
+    let short_now = measure(ids[0], false)?;
+    let long_now = measure(ids[1], false)?;
     let search = |as_of: Option<chrono::DateTime<chrono::Utc>>| -> crate::Result<Rate> {
         let mut latencies = Vec::with_capacity(reads);
         let began = Instant::now();
@@ -287,5 +294,5 @@ pub fn time_travel(
     };
     let search_now = search(None)?;
     let search_past = search(Some(start + chrono::Duration::days(100 * 365)))?;
-    Ok(TimeTravel { short, long, search_now, search_past })
+    Ok(TimeTravel { short, long, short_now, long_now, search_now, search_past })
 }

@@ -303,7 +303,11 @@ impl QueryRoot {
         let archive = ctx.data::<Archive>()?;
         let first = page_size(first, 10)?;
         let offset = offset_of(after.as_deref())?;
+        // Facet counts and snippets cost work on broad queries: only when asked for.
+        let asked = ctx.look_ahead();
         let request = SearchRequest {
+            skip_facets: !asked.field("facets").exists(),
+            skip_snippets: !asked.field("hits").field("snippets").exists(),
             query,
             section,
             author_id: author_id.as_ref().map(author_id_of).transpose()?,

@@ -2,6 +2,7 @@
 
 mod api;
 mod archive;
+mod bench;
 mod binary;
 mod browser;
 mod crash;
