@@ -35,7 +35,7 @@ fn args() -> anyhow::Result<Args> {
         revisions: 6,
         words: (200, 1400),
         seconds: 5.0,
-        rounds: 20,
+        rounds: 5,
         reads: 20_000,
         http_seconds: 10,
         work: PathBuf::from("target/compare"),
@@ -49,6 +49,7 @@ fn args() -> anyhow::Result<Args> {
             "--articles" => a.articles = value()?.parse()?,
             "--revisions" => a.revisions = value()?.parse()?,
             "--seconds" => a.seconds = value()?.parse()?,
+            "--rounds" => a.rounds = value()?.parse()?,
             "--work" => a.work = value()?.into(),
             "--out" => a.out = Some(value()?.into()),
             "--no-postgres" => a.postgres = false,
@@ -64,6 +65,7 @@ fn args() -> anyhow::Result<Args> {
             "--help" | "-h" => {
                 println!(
                     "compare [--articles N (100000)] [--revisions R (6)] [--seconds S (5, per append run)]\n\
+                     \x20       [--rounds N (5, passes over the 22-query search mix)]\n\
                      \x20       [--work DIR (target/compare)] [--out FILE.md] [--no-postgres] [--smoke]"
                 );
                 std::process::exit(0);
@@ -278,6 +280,9 @@ fn main() -> anyhow::Result<()> {
     // morgue: GraphQL over HTTP, with wrk on the same machine.
     let http = http_rows(&morgue, &data, &corpus, a.http_seconds)?;
 
+    // Disk: each system's data goes once it has been measured.
+    let _ = std::fs::remove_dir_all(&data);
+
     // The peers.
     let mut peers: Vec<Box<dyn Peer>> = Vec::new();
     if a.postgres {
@@ -288,7 +293,7 @@ fn main() -> anyhow::Result<()> {
     }
     peers.push(Box::new(peers::Sqlite::open(&work)?));
     let mut results = Vec::new();
-    for peer in &mut peers {
+    for mut peer in peers.drain(..) {
         results.push((peer.name(), measure_peer(peer.as_mut(), &corpus, &queries, as_of, &a)?));
     }
 
@@ -481,7 +486,6 @@ fn main() -> anyhow::Result<()> {
     if let Some(out) = &a.out {
         std::fs::write(out, format!("{header}\n{table}\n"))?;
     }
-    drop(peers);
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
 }
