@@ -28,12 +28,7 @@ async fn session(store: &Store, link: &Link) -> Result<(), String> {
         .get_stream(&config.stream)
         .await
         .map_err(|e| format!("stream {} (is the writer publishing?): {e}", config.stream))?;
-    let last = stream
-        .info()
-        .await
-        .map_err(|e| format!("reading stream {}: {e}", config.stream))?
-        .state
-        .last_sequence;
+    let last = super::last_sequence(&mut stream).await?;
     let head = store.head().get();
     check_same_log(store, &stream, head, last).await?;
     link.remote.store(last.max(head), Ordering::Release);

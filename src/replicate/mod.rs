@@ -195,6 +195,13 @@ where
     }
 }
 
+/// The stream's last sequence: the last position it holds.
+async fn last_sequence(stream: &mut async_nats::jetstream::stream::Stream) -> Result<u64, String> {
+    let name = stream.cached_info().config.name.clone();
+    let info = stream.info().await.map_err(|e| format!("reading stream {name}: {e}"))?;
+    Ok(info.state.last_sequence)
+}
+
 /// Does the stream's message at `sequence` carry the checksum of this log's event there? The
 /// check that a stream and a log are the same history before one continues the other.
 async fn same_event(

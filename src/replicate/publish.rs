@@ -47,12 +47,7 @@ async fn session(store: &Store, link: &Link) -> Result<(), String> {
         })
         .await
         .map_err(|e| format!("creating stream {}: {e}", config.stream))?;
-    let last = stream
-        .info()
-        .await
-        .map_err(|e| format!("reading stream {}: {e}", config.stream))?
-        .state
-        .last_sequence;
+    let last = super::last_sequence(&mut stream).await?;
     check_same_log(store, &stream, last).await?;
     link.done.store(last, Ordering::Release);
     link.set_connected(true);

@@ -67,15 +67,7 @@ struct Nats {
 impl Nats {
     fn start(bin: &str, dir: &Path, extra: &[String]) -> Nats {
         let port = free_port();
-        let mut args = vec![
-            "-js".to_owned(),
-            "-a".into(),
-            "127.0.0.1".into(),
-            "-p".into(),
-            port.to_string(),
-            "-sd".into(),
-            dir.display().to_string(),
-        ];
+        let mut args = server_args(port, dir);
         args.extend_from_slice(extra);
         let mut nats = Nats { child: None, port, args };
         nats.run(bin);
@@ -108,6 +100,13 @@ impl Drop for Nats {
     }
 }
 
+/// A JetStream server's arguments: loopback, `port`, its store in `dir`.
+fn server_args(port: u16, dir: &Path) -> Vec<String> {
+    let port = port.to_string();
+    let dir = dir.display().to_string();
+    ["-js", "-a", "127.0.0.1", "-p", &port, "-sd", &dir].map(str::to_owned).to_vec()
+}
+
 /// A three-node JetStream cluster on loopback.
 fn cluster(bin: &str, dir: &Path) -> Vec<Nats> {
     let routes: Vec<u16> = (0..3).map(|_| free_port()).collect();
@@ -117,14 +116,8 @@ fn cluster(bin: &str, dir: &Path) -> Vec<Nats> {
     // Start all three before waiting on any: JetStream needs a quorum to be ready.
     for (i, route) in routes.iter().enumerate() {
         let port = free_port();
-        let args = vec![
-            "-js".to_owned(),
-            "-a".into(),
-            "127.0.0.1".into(),
-            "-p".into(),
-            port.to_string(),
-            "-sd".into(),
-            dir.join(format!("n{i}")).display().to_string(),
+        let mut args = server_args(port, &dir.join(format!("n{i}")));
+        args.extend([
             "-n".into(),
             format!("n{i}"),
             "--cluster_name".into(),
@@ -133,7 +126,7 @@ fn cluster(bin: &str, dir: &Path) -> Vec<Nats> {
             format!("nats://127.0.0.1:{route}"),
             "--routes".into(),
             all.clone(),
-        ];
+        ]);
         let mut command = Command::new(bin);
         command.args(&args);
         let child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
