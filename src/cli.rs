@@ -1,6 +1,6 @@
 //! The command line: clap commands, turned into a validated configuration before anything runs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -49,6 +49,9 @@ impl DataArgs {
     }
 }
 
+/// The writer's signing key's file in its data directory.
+pub const WRITER_KEY_FILE: &str = "writer.nkey";
+
 /// Running more than one node: the writer publishes its log to NATS JetStream; read replicas
 /// follow it.
 #[derive(Debug, Clone, Args)]
@@ -84,16 +87,80 @@ pub struct ReplicationArgs {
     /// A replica further behind the stream than this many events reports not ready.
     #[arg(long, env = "MORGUE_READY_LAG", default_value_t = 1000)]
     pub ready_lag: u64,
+    /// NATS user name (with --nats-password). The stream carries drafts: protect it.
+    #[arg(long, env = "MORGUE_NATS_USER", requires = "nats_password")]
+    pub nats_user: Option<String>,
+    /// NATS password (with --nats-user). Never shown in status, errors or logs.
+    #[arg(long, env = "MORGUE_NATS_PASSWORD", requires = "nats_user", hide_env_values = true)]
+    pub nats_password: Option<String>,
+    /// NATS token.
+    #[arg(long, env = "MORGUE_NATS_TOKEN", hide_env_values = true)]
+    pub nats_token: Option<String>,
+    /// A NATS `.creds` file (a user JWT and its nkey seed).
+    #[arg(long, env = "MORGUE_NATS_CREDS", value_name = "FILE")]
+    pub nats_creds: Option<PathBuf>,
+    /// A NATS nkey seed (`SU...`) to authenticate with.
+    #[arg(long, env = "MORGUE_NATS_NKEY", value_name = "SEED", hide_env_values = true)]
+    pub nats_nkey: Option<String>,
+    /// A CA certificate (PEM) the NATS servers' certificates must chain to; requires TLS.
+    #[arg(long, env = "MORGUE_NATS_CA", value_name = "FILE")]
+    pub nats_ca: Option<PathBuf>,
+    /// A client certificate (PEM) for NATS mutual TLS, with --nats-key.
+    #[arg(long, env = "MORGUE_NATS_CERT", value_name = "FILE", requires = "nats_key")]
+    pub nats_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, env = "MORGUE_NATS_KEY", value_name = "FILE", requires = "nats_cert")]
+    pub nats_key: Option<PathBuf>,
+    /// Require TLS to the NATS servers (implied by --nats-ca and --nats-cert).
+    #[arg(long, env = "MORGUE_NATS_TLS")]
+    pub nats_tls: bool,
+    /// The writer: the nkey seed file it signs every published event with (created on first
+    /// use, mode 0600). Default: `writer.nkey` in the data directory. `morgue writer-key`
+    /// prints its public key, which every replica is given.
+    #[arg(long, env = "MORGUE_SIGNING_KEY", value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
+    /// A replica: the writer's public key (`U...`, from `morgue writer-key` on the writer).
+    /// Every event the replica restores must be signed by it; an event that is not stops the
+    /// replica, with the reason in status and /readyz. Required with --follow.
+    #[arg(long, env = "MORGUE_WRITER_KEY", value_name = "PUBLIC_KEY")]
+    pub writer_key: Option<String>,
 }
 
 impl ReplicationArgs {
-    /// The link this node makes, if any.
-    pub fn link(&self) -> Option<crate::replicate::Link> {
-        use crate::replicate::{Link, NatsConfig, Role};
+    /// The link this node makes, if any; `data` holds the writer's default signing key.
+    pub fn link(&self, data: &Path) -> anyhow::Result<Option<crate::replicate::Link>> {
+        use crate::replicate::{Link, NatsAuth, NatsConfig, Role, SigningKey, WriterKey};
         let (role, url) = match (&self.publish, &self.follow) {
             (Some(url), _) => (Role::Publisher, url),
             (None, Some(url)) => (Role::Follower, url),
-            (None, None) => return None,
+            (None, None) => return Ok(None),
+        };
+        let (signing_key, writer_key) = match role {
+            Role::Publisher => {
+                let path = self.signing_key.clone().unwrap_or_else(|| data.join(WRITER_KEY_FILE));
+                let key = SigningKey::load_or_create(&path)
+                    .with_context(|| format!("the signing key {}", path.display()))?;
+                tracing::info!(public_key = %key.public_key(), "publishing signed events; give replicas this key (MORGUE_WRITER_KEY)");
+                (Some(std::sync::Arc::new(key)), None)
+            }
+            Role::Follower => {
+                let text = self.writer_key.as_deref().context(
+                    "a replica needs the writer's public key: --writer-key (MORGUE_WRITER_KEY), \
+                     printed by `morgue writer-key` on the writer",
+                )?;
+                (None, Some(WriterKey::parse(text).map_err(anyhow::Error::msg)?))
+            }
+        };
+        let auth = NatsAuth {
+            user: self.nats_user.clone(),
+            password: self.nats_password.clone(),
+            token: self.nats_token.clone(),
+            creds: self.nats_creds.clone(),
+            nkey: self.nats_nkey.clone(),
+            ca: self.nats_ca.clone(),
+            cert: self.nats_cert.clone(),
+            key: self.nats_key.clone(),
+            tls: self.nats_tls,
         };
         let consumer = self.consumer.clone().unwrap_or_else(|| {
             let host = std::env::var("HOSTNAME")
@@ -107,7 +174,7 @@ impl ReplicationArgs {
                 .collect();
             format!("replica-{host}")
         });
-        Some(Link::new(
+        Ok(Some(Link::new(
             role,
             NatsConfig {
                 url: url.clone(),
@@ -116,8 +183,11 @@ impl ReplicationArgs {
                 consumer,
                 writer_url: self.writer_url.clone(),
                 ready_lag: self.ready_lag,
+                auth,
+                signing_key,
+                writer_key,
             },
-        ))
+        )))
     }
 }
 
@@ -147,6 +217,19 @@ pub enum Commands {
     /// Manage API tokens (editors and admins).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Print the public key a writer signs its published events with (creating the key,
+    /// `writer.nkey` in the data directory, if it has none yet): give it to every replica as
+    /// --writer-key.
+    ///
+    /// Example: `morgue writer-key --data ./morgue-data`
+    WriterKey {
+        #[command(flatten)]
+        /// Data directory.
+        data: DataArgs,
+        /// The seed file, if not the data directory's `writer.nkey`.
+        #[arg(long, env = "MORGUE_SIGNING_KEY", value_name = "FILE")]
+        signing_key: Option<PathBuf>,
+    },
     /// Walk the whole log and check positions, versions, instants, checksums and the hash
     /// chain. Exits 0 when intact; otherwise names the first bad position and exits 1.
     Verify {
@@ -300,7 +383,7 @@ async fn serve(
 ) -> anyhow::Result<ExitCode> {
     let mut archive = crate::archive::Archive::open(&data.data, data.map_size)
         .with_context(|| format!("opening the archive in {}", data.data.display()))?;
-    let link = replication.link().map(std::sync::Arc::new);
+    let link = replication.link(&data.data)?.map(std::sync::Arc::new);
     let replica = link.as_ref().is_some_and(|l| l.role == crate::replicate::Role::Follower);
     if let Some(link) = &link {
         archive = archive.with_link(link.clone());
@@ -501,6 +584,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             projections.stop();
             Ok(ExitCode::SUCCESS)
         }
+        Commands::WriterKey { data, signing_key } => {
+            let path = signing_key.unwrap_or_else(|| data.data.join(WRITER_KEY_FILE));
+            let key = crate::replicate::SigningKey::load_or_create(&path)
+                .with_context(|| format!("the signing key {}", path.display()))?;
+            println!("{}", key.public_key());
+            Ok(ExitCode::SUCCESS)
+        }
         Commands::Verify { data } => {
             let store = data.open_store()?;
             let head = store.head();
@@ -586,9 +676,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let head = store
                 .backup(&out.join("log"))
                 .with_context(|| format!("backing up into {}", out.display()))?;
-            let tokens = data.data.join("tokens.json");
-            if tokens.exists() {
-                std::fs::copy(&tokens, out.join("tokens.json"))?;
+            // The tokens, and the writer's signing key: a writer restored from the backup
+            // signs as before, so its replicas keep trusting it.
+            for file in ["tokens.json", WRITER_KEY_FILE] {
+                let from = data.data.join(file);
+                if from.exists() {
+                    std::fs::copy(&from, out.join(file))?;
+                }
             }
             println!("backed up the log up to position {head} into {}", out.display());
             Ok(ExitCode::SUCCESS)

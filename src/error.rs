@@ -27,6 +27,19 @@ pub enum Error {
     /// The caller gave a bad argument outside any command (a bad id, a bad cursor).
     #[error("{0}")]
     BadInput(String),
+    /// The request is over one of the node's limits (result window, query size, nesting).
+    #[error("{0}")]
+    Limit(String),
+    /// A failure on our side that is not the caller's (a read that stopped).
+    #[error("{0}")]
+    Internal(String),
+    /// What was asked is for staff only: send an editor's or an admin's token.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// This writer stopped taking writes: its log parted from the stream it publishes to
+    /// (restored from an old backup, or another writer publishes there).
+    #[error("this writer refuses writes: {0}")]
+    Fenced(String),
     /// This node is a read replica: writes go to the writer.
     #[error("this is a read replica following {follows}; send writes to the writer{}", writer_note(.writer))]
     ReadOnly {
@@ -69,7 +82,10 @@ impl Error {
                 project::Error::Store(_) => "INTERNAL",
             },
             Error::BadInput(_) => "BAD_INPUT",
-            Error::ReadOnly { .. } => "READ_ONLY",
+            Error::Limit(_) => "LIMIT",
+            Error::Internal(_) => "INTERNAL",
+            Error::Unauthenticated(_) => "UNAUTHENTICATED",
+            Error::ReadOnly { .. } | Error::Fenced(_) => "READ_ONLY",
         }
     }
 

@@ -69,30 +69,24 @@ pub enum Bucket {
 /// Most buckets one timeline may have.
 pub const MAX_BUCKETS: usize = 100_000;
 
-fn start_of(bucket: Bucket, t: DateTime<Utc>) -> DateTime<Utc> {
+fn start_of(bucket: Bucket, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let (y, m, d) = match bucket {
         Bucket::Year => (t.year(), 1, 1),
         Bucket::Month => (t.year(), t.month(), 1),
         Bucket::Day => (t.year(), t.month(), t.day()),
     };
-    Utc.from_utc_datetime(
-        &NaiveDate::from_ymd_opt(y, m, d).expect("a real date").and_hms_opt(0, 0, 0).expect("midnight"),
-    )
+    Some(Utc.from_utc_datetime(&NaiveDate::from_ymd_opt(y, m, d)?.and_hms_opt(0, 0, 0)?))
 }
 
-fn next(bucket: Bucket, t: DateTime<Utc>) -> DateTime<Utc> {
+fn next(bucket: Bucket, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
     match bucket {
-        Bucket::Year => start_of(bucket, t.with_year(t.year() + 1).unwrap_or(t)),
+        Bucket::Year => start_of(bucket, t.with_year(t.year().checked_add(1)?)?),
         Bucket::Month => {
-            let (y, m) = if t.month() == 12 { (t.year() + 1, 1) } else { (t.year(), t.month() + 1) };
-            Utc.from_utc_datetime(
-                &NaiveDate::from_ymd_opt(y, m, 1)
-                    .expect("a real date")
-                    .and_hms_opt(0, 0, 0)
-                    .expect("midnight"),
-            )
+            let (y, m) =
+                if t.month() == 12 { (t.year().checked_add(1)?, 1) } else { (t.year(), t.month() + 1) };
+            Some(Utc.from_utc_datetime(&NaiveDate::from_ymd_opt(y, m, 1)?.and_hms_opt(0, 0, 0)?))
         }
-        Bucket::Day => t + chrono::Duration::days(1),
+        Bucket::Day => t.checked_add_signed(chrono::Duration::days(1)),
     }
 }
 
@@ -108,12 +102,15 @@ pub fn timeline(
         instants.iter().filter_map(|us| DateTime::from_timestamp_micros(*us)).collect();
     let (Some(lo), Some(hi)) = (
         from.or_else(|| times.iter().min().copied()),
-        to.or_else(|| times.iter().max().map(|t| *t + chrono::Duration::microseconds(1))),
+        to.or_else(|| {
+            times.iter().max().and_then(|t| t.checked_add_signed(chrono::Duration::microseconds(1)))
+        }),
     ) else {
         return Ok(Vec::new());
     };
+    let unrepresentable = || "the timeline's range is outside the years the archive reads".to_owned();
     let mut buckets = Vec::new();
-    let mut at = start_of(bucket, lo);
+    let mut at = start_of(bucket, lo).ok_or_else(unrepresentable)?;
     while at < hi {
         if buckets.len() == MAX_BUCKETS {
             return Err(format!(
@@ -121,10 +118,10 @@ pub fn timeline(
             ));
         }
         buckets.push((at, 0u64));
-        at = next(bucket, at);
+        at = next(bucket, at).ok_or_else(unrepresentable)?;
     }
     for t in times.into_iter().filter(|t| *t >= lo && *t < hi) {
-        let start = start_of(bucket, t);
+        let Some(start) = start_of(bucket, t) else { continue };
         if let Ok(i) = buckets.binary_search_by(|(b, _)| b.cmp(&start)) {
             buckets[i].1 += 1;
         }

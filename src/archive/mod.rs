@@ -4,6 +4,7 @@
 //! that was decided on), answer with the new state, its version and the position written.
 
 pub mod history;
+pub mod limits;
 mod read;
 
 pub use read::{READ_YOUR_WRITES_WAIT, ReadRequest, Reading, Revision, parse_instant};
@@ -97,14 +98,16 @@ impl Archive {
         self.link.as_deref()
     }
 
-    /// Why this archive refuses writes: it is a read replica.
+    /// Why this archive refuses writes: it is a read replica, or a writer whose log parted
+    /// from the stream it publishes to.
     pub fn read_only(&self) -> Result<()> {
         match self.link() {
             Some(link) if link.role == crate::replicate::Role::Follower => Err(Error::ReadOnly {
                 follows: link.config.describe(),
                 writer: link.config.writer_url.clone(),
             }),
-            _ => Ok(()),
+            Some(link) => link.halted().map_or(Ok(()), |reason| Err(Error::Fenced(reason))),
+            None => Ok(()),
         }
     }
 
@@ -129,6 +132,20 @@ impl Archive {
     ) -> Result<Written> {
         self.read_only()?;
         command.validate()?;
+        if let Some(key) = &options.idempotency_key {
+            let limit = store::limits::MAX_NAME;
+            if key.is_empty() {
+                return Err(domain::Rejection::invalid("idempotencyKey", "must not be empty").into());
+            }
+            if key.len() > limit {
+                return Err(domain::Rejection::TooLarge {
+                    field: "idempotencyKey".into(),
+                    size: key.len(),
+                    limit,
+                }
+                .into());
+            }
+        }
         let fingerprint = fingerprint(&command, &options);
         if let Some(key) = &options.idempotency_key
             && let Some(written) = self.replay(key, &fingerprint)?

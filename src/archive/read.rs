@@ -39,15 +39,28 @@ pub struct Revision {
 
 /// Parses an instant as readers write it: RFC 3339 with any offset, or a bare date
 /// (`1920-12-31`), meaning the start of that day, UTC.
+/// Instants outside the years 1 to 9999 are refused: every path (the views, the index, the
+/// log) reads and writes exactly those years.
 pub fn parse_instant(text: &str) -> std::result::Result<DateTime<Utc>, String> {
+    use crate::store::limits::{MAX_YEAR, MIN_YEAR, instant_in_range};
+    const LONGEST: usize = 64;
     let text = text.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.to_utc());
+    if text.len() > LONGEST {
+        return Err(format!("an instant is at most {LONGEST} characters; this one has {}", text.len()));
     }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
+    let parsed = DateTime::parse_from_rfc3339(text).map(|t| t.to_utc()).ok().or_else(|| {
+        chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc())
+    });
+    match parsed {
+        Some(t) if instant_in_range(t) => Ok(t),
+        Some(_) => Err(format!("{text:?} is outside the years {MIN_YEAR} to {MAX_YEAR}")),
+        None => {
+            Err(format!("{text:?} is not an RFC 3339 instant (2024-05-01T12:00:00Z) or a date (2024-05-01)"))
+        }
     }
-    Err(format!("{text:?} is not an RFC 3339 instant (2024-05-01T12:00:00Z) or a date (2024-05-01)"))
 }
 
 /// What a reader asks for: the instant, what the archive knew, and who is reading.
@@ -61,8 +74,9 @@ pub struct ReadRequest {
     pub basis: Option<Position>,
     /// Wait until the projectors include this position (read your writes).
     pub min_position: Option<Position>,
-    /// Whether drafts are visible (editors).
-    pub drafts: bool,
+    /// Whether the reader is staff (an editor's or an admin's token): staff see drafts, the
+    /// raw log and who wrote what; everyone else sees only what was public.
+    pub staff: bool,
 }
 
 /// A resolved reading: every field of one response is read at it.
@@ -72,8 +86,8 @@ pub struct Reading {
     pub at: At,
     /// The log position the answer is computed at (`extensions.basis`).
     pub basis: Position,
-    /// Whether drafts are visible.
-    pub drafts: bool,
+    /// Whether the reader is staff; see [`ReadRequest::staff`].
+    pub staff: bool,
 }
 
 impl Archive {
@@ -94,7 +108,7 @@ impl Archive {
             basis = basis.min(self.position_known_at(known_at)?);
         }
         let as_of = request.as_of.filter(|t| *t < Utc::now());
-        Ok(Reading { at: At { as_of, basis: Some(basis) }, basis, drafts: request.drafts })
+        Ok(Reading { at: At { as_of, basis: Some(basis) }, basis, staff: request.staff })
     }
 
     /// The last position recorded at or before `instant` (0 if none): a binary search, since
@@ -113,8 +127,26 @@ impl Archive {
         Ok(Position(lo))
     }
 
+    /// The one rule of what a reader may see of an article: staff see every version; anyone
+    /// else sees a version only if it was public (published or retracted, with its notice).
+    /// Every read of an article's state, its versions, its revisions and its diffs passes here.
+    pub fn may_see(reading: &Reading, article: &Article) -> bool {
+        reading.staff || article.status != ArticleStatus::Draft
+    }
+
     fn visible(reading: &Reading, snapshot: Option<Snapshot<Article>>) -> Option<Snapshot<Article>> {
-        snapshot.filter(|s| reading.drafts || s.state.status != ArticleStatus::Draft)
+        snapshot.filter(|s| Self::may_see(reading, &s.state))
+    }
+
+    /// Refuses the raw log (events, their actors and payloads) to anyone but staff.
+    pub fn staff_only(staff: bool, what: &str) -> Result<()> {
+        if staff {
+            Ok(())
+        } else {
+            Err(Error::Unauthenticated(format!(
+                "{what} is for staff: send an editor's or an admin's token (`Authorization: Bearer <token>`)"
+            )))
+        }
     }
 
     /// An article as of the reading; `None` if it did not exist then (or was a draft and the
@@ -127,6 +159,10 @@ impl Archive {
 
     /// An article by slug, as of the reading.
     pub fn article_by_slug(&self, reading: &Reading, slug: &str) -> Result<Option<Snapshot<Article>>> {
+        if slug.is_empty() {
+            return Err(Error::BadInput("the slug is empty".into()));
+        }
+        super::limits::check_name("slug", slug, crate::domain::commands::limits::SLUG)?;
         let views = self.projections_or_err()?.views();
         let r = views.read()?;
         let Some(id) = r.article_by_slug(slug)? else { return Ok(None) };
@@ -139,11 +175,16 @@ impl Archive {
         Ok(views.read()?.author(id, reading.at)?)
     }
 
-    /// Every version of an article (for its revision history), oldest first, up to the reading.
+    /// Every version of an article the reader may see (for its revision history), oldest
+    /// first, up to the reading.
     pub fn article_history(&self, reading: &Reading, id: ArticleId) -> Result<Vec<Snapshot<Article>>> {
         let views = self.projections_or_err()?.views();
         let all = views.read()?.history::<Article>(StreamKind::Article(id))?;
-        Ok(all.into_iter().take_while(|s| s.position <= reading.basis).collect())
+        Ok(all
+            .into_iter()
+            .take_while(|s| s.position <= reading.basis)
+            .filter(|s| Self::may_see(reading, &s.state))
+            .collect())
     }
 
     /// Every version of an author, oldest first, up to the reading.
@@ -155,18 +196,27 @@ impl Archive {
 
     /// Published articles of a group, newest first (present-day listing).
     pub fn list(&self, group: &Group, after: Option<&str>, first: usize) -> Result<Page<ArticleId>> {
+        use crate::domain::commands::limits;
+        super::limits::check_cursor(after)?;
+        match group {
+            Group::Section(s) => super::limits::check_name("section", s, limits::SECTION)?,
+            Group::Tag(t) => super::limits::check_name("tag", t, limits::TAG)?,
+            _ => {}
+        }
         let views = self.projections_or_err()?.views();
         Ok(views.read()?.list(group, after, first)?)
     }
 
     /// Authors by name.
     pub fn authors(&self, after: Option<&str>, first: usize) -> Result<Page<AuthorId>> {
+        super::limits::check_cursor(after)?;
         let views = self.projections_or_err()?.views();
         Ok(views.read()?.authors(after, first)?)
     }
 
     /// A search at the reading's instant.
     pub fn search(&self, reading: &Reading, mut request: SearchRequest) -> Result<SearchResults> {
+        super::limits::check_search(&request)?;
         request.at = reading.at;
         // The present needs no window: the current documents are the answer.
         if self.is_present(reading) {
@@ -203,6 +253,7 @@ impl Archive {
 
     /// Authors registered at the reading's instant, by present name.
     pub fn authors_at(&self, reading: &Reading, after: Option<&str>, first: usize) -> Result<Page<AuthorId>> {
+        super::limits::check_cursor(after)?;
         let views = self.projections_or_err()?.views();
         let r = views.read()?;
         let mut items = Vec::new();
@@ -262,6 +313,7 @@ impl Archive {
         filter: SearchRequest,
         bucket: super::history::Bucket,
     ) -> Result<Vec<(DateTime<Utc>, u64)>> {
+        super::limits::check_search(&filter)?;
         let (from, to) = (filter.published_from, filter.published_to);
         let mut request = filter;
         request.at = reading.at;
@@ -272,11 +324,21 @@ impl Archive {
         super::history::timeline(&instants, bucket, from, to).map_err(Error::BadInput)
     }
 
-    /// A stream's changes up to version `upto` that the reading knows of, oldest first.
+    /// A stream's changes up to version `upto` that the reading knows of, oldest first. A
+    /// reader who is not staff gets only the changes that left an article public (none from
+    /// its draft days), and no actors.
     pub fn revisions(&self, reading: &Reading, stream: &str, upto: u64) -> Result<Vec<Revision>> {
-        self.events(Position::ZERO, Some(stream), usize::MAX)?
+        let public_versions = match (reading.staff, StreamKind::parse(stream)) {
+            (false, Some(StreamKind::Article(id))) => {
+                let versions = self.article_history(reading, id)?.into_iter().map(|s| s.version);
+                Some(versions.collect::<std::collections::BTreeSet<_>>())
+            }
+            _ => None,
+        };
+        self.raw_events(Position::ZERO, Some(stream), usize::MAX)?
             .into_iter()
             .filter(|e| e.version <= upto && e.position <= reading.basis)
+            .filter(|e| public_versions.as_ref().is_none_or(|v| v.contains(&e.version)))
             .map(|e| {
                 let (event, _) = super::decode(&e)?;
                 Ok(Revision {
@@ -284,7 +346,7 @@ impl Archive {
                     event_type: e.event_type.clone(),
                     effective_at: e.effective_at,
                     recorded_at: e.recorded_at,
-                    actor: e.actor.clone(),
+                    actor: if reading.staff { e.actor.clone() } else { None },
                     note: event.note().map(str::to_owned),
                     changed_fields: event.changed_fields(),
                     position: e.position,
@@ -293,8 +355,25 @@ impl Archive {
             .collect()
     }
 
-    /// A page of the raw log after `after`, optionally one stream's.
-    pub fn events(&self, after: Position, stream: Option<&str>, first: usize) -> Result<Vec<RecordedEvent>> {
+    /// A page of the raw log after `after`, optionally one stream's: staff only.
+    pub fn events(
+        &self,
+        staff: bool,
+        after: Position,
+        stream: Option<&str>,
+        first: usize,
+    ) -> Result<Vec<RecordedEvent>> {
+        Self::staff_only(staff, "the raw log")?;
+        if let Some(stream) = stream {
+            super::limits::check_name("streamId", stream, crate::store::limits::MAX_NAME)?;
+            if stream.is_empty() {
+                return Err(Error::BadInput("streamId is empty".into()));
+            }
+        }
+        self.raw_events(after, stream, first)
+    }
+
+    fn raw_events(&self, after: Position, stream: Option<&str>, first: usize) -> Result<Vec<RecordedEvent>> {
         match stream {
             None => Ok(self.store.read_all(after, first)?),
             Some(stream) => {

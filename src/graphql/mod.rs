@@ -2,6 +2,7 @@
 //! calls and archive answers into GraphQL objects. This module never touches LMDB, Tantivy or
 //! HTTP; the HTTP layer hands it a [`Viewer`] per request.
 
+pub mod limits;
 mod mutation;
 mod query;
 pub mod scalars;
@@ -18,10 +19,12 @@ pub use subscription::SubscriptionRoot;
 /// The served schema type.
 pub type MorgueSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
-/// Deepest query accepted.
-pub const MAX_DEPTH: usize = 12;
-/// Most complex query accepted (async-graphql's complexity: one per field, lists multiplied).
+pub use limits::MAX_DEPTH;
+/// Most complex query accepted: one per field, and a list field's selections counted once per
+/// item of the page it asks for (see [`list_cost`]).
 pub const MAX_COMPLEXITY: usize = 2000;
+/// Most directives on one field.
+pub const MAX_DIRECTIVES: usize = 8;
 /// Most items a page may ask for.
 pub const MAX_PAGE: i32 = 100;
 
@@ -50,8 +53,8 @@ pub enum Role {
 }
 
 impl Viewer {
-    /// Whether drafts are visible.
-    pub fn sees_drafts(&self) -> bool {
+    /// Whether the viewer is staff: sees drafts, the raw log and who wrote what.
+    pub fn is_staff(&self) -> bool {
         matches!(self, Viewer::Staff { .. })
     }
 }
@@ -60,8 +63,9 @@ impl Viewer {
 pub fn schema(archive: Archive) -> MorgueSchema {
     Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .data(archive)
-        .limit_depth(MAX_DEPTH)
+        .extension(limits::DocumentLimits)
         .limit_complexity(MAX_COMPLEXITY)
+        .limit_directives(MAX_DIRECTIVES)
         .finish()
 }
 
@@ -99,6 +103,13 @@ pub fn to_gql(e: crate::Error) -> async_graphql::Error {
             ext.set("follows", follows.as_str());
         }
     })
+}
+
+/// The complexity of a list field: its selections once per item of the page it asks for (the
+/// page size clamped to what [`page_size`] accepts), plus one for the field.
+pub(crate) fn list_cost(first: Option<i32>, default: i32, child_complexity: usize) -> usize {
+    let items = first.unwrap_or(default).clamp(1, MAX_PAGE) as usize;
+    items.saturating_mul(child_complexity).saturating_add(1)
 }
 
 pub(crate) fn page_size(first: Option<i32>, default: i32) -> async_graphql::Result<usize> {

@@ -46,10 +46,12 @@ macro_rules! inputs {
             /// whatever the current version is.
             pub expected_version: Option<i32>,
             /// When the change took effect (imports of old content); default: now. BAD_INPUT if
-            /// in the future or before the previous change to the same article or author.
+            /// in the future, before the previous change to the same article or author, or
+            /// outside the years 1 to 9999.
             pub effective_at: Option<Instant>,
             /// Makes retries safe: the same key and input answer the first write again (nothing
-            /// new is written); the same key with other input is a CONFLICT.
+            /// new is written); the same key with other input is a CONFLICT. Not empty, at
+            /// most 240 bytes (BAD_INPUT otherwise).
             pub idempotency_key: Option<String>,
         }
     )*};
@@ -193,7 +195,7 @@ async fn execute(
     let reading = Reading {
         at: At { as_of: None, basis: Some(written.position) },
         basis: written.position,
-        drafts: true,
+        staff: true,
     };
     let version = i32::try_from(written.version).unwrap_or(i32::MAX);
     let position = Pos(written.position);
@@ -274,6 +276,7 @@ impl MutationRoot {
             name: status.name.into(),
             checkpoint: Pos(status.checkpoint),
             lag: i32::try_from(status.lag).unwrap_or(i32::MAX),
+            error: status.error,
         })
     }
 

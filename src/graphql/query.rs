@@ -32,14 +32,14 @@ pub(crate) async fn reading(
     min_position: Option<Pos>,
 ) -> async_graphql::Result<Reading> {
     let archive = ctx.data::<Archive>()?;
-    let drafts = ctx.data_opt::<Viewer>().is_some_and(Viewer::sees_drafts);
+    let staff = ctx.data_opt::<Viewer>().is_some_and(Viewer::is_staff);
     let reading = archive
         .reading(ReadRequest {
             as_of: as_of.map(|i| i.0),
             known_at: known_at.map(|i| i.0),
             basis: basis.map(|b| b.0),
             min_position: min_position.map(|p| p.0),
-            drafts,
+            staff,
         })
         .await
         .map_err(to_gql)?;
@@ -170,6 +170,7 @@ impl QueryRoot {
     /// Published articles, newest publication first, optionally of one section, author or tag;
     /// at any instant.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::list_cost(first, 20, child_complexity)")]
     async fn articles(
         &self,
         ctx: &Context<'_>,
@@ -263,6 +264,7 @@ impl QueryRoot {
     /// Full-text search over published articles: words, "phrases", AND/OR, -word,
     /// `headline:`, `author:`, `section:`. Ranked by relevance.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::list_cost(first, 10, child_complexity)")]
     async fn search(
         &self,
         ctx: &Context<'_>,
@@ -383,6 +385,7 @@ impl QueryRoot {
 
     /// Authors registered at that instant, by current name (ignoring case).
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::list_cost(first, 20, child_complexity)")]
     async fn authors(
         &self,
         ctx: &Context<'_>,
@@ -421,7 +424,9 @@ impl QueryRoot {
         })
     }
 
-    /// A page of the raw log, in position order, after `after` (exclusive).
+    /// A page of the raw log, in position order, after `after` (exclusive). For staff only:
+    /// without an editor's or an admin's token it answers UNAUTHENTICATED.
+    #[graphql(complexity = "super::list_cost(first, 50, child_complexity)")]
     async fn events(
         &self,
         ctx: &Context<'_>,
@@ -434,10 +439,12 @@ impl QueryRoot {
         #[graphql(desc = "How many events per page: default 50, at most 100.")] first: Option<i32>,
     ) -> async_graphql::Result<EventConnection> {
         let archive = ctx.data::<Archive>()?;
+        let staff = ctx.data_opt::<Viewer>().is_some_and(Viewer::is_staff);
         let first = page_size(first, 50)?;
         let after = after.map_or(crate::Position::ZERO, |p| p.0);
-        let mut events =
-            archive.events(after, stream_id.as_ref().map(|s| s.as_str()), first + 1).map_err(to_gql)?;
+        let mut events = archive
+            .events(staff, after, stream_id.as_ref().map(|s| s.as_str()), first + 1)
+            .map_err(to_gql)?;
         let has_next = events.len() > first;
         events.truncate(first);
         let edges: Vec<EventEdge> = events
@@ -474,6 +481,7 @@ impl QueryRoot {
                     name: p.name.into(),
                     checkpoint: Pos(p.checkpoint),
                     lag: i32::try_from(p.lag).unwrap_or(i32::MAX),
+                    error: p.error,
                 })
                 .collect(),
         })
@@ -491,7 +499,7 @@ fn offset_of(after: Option<&str>) -> async_graphql::Result<usize> {
         Some(c) => c
             .strip_prefix("hit:")
             .and_then(|n| n.parse::<usize>().ok())
-            .map(|n| n + 1)
+            .and_then(|n| n.checked_add(1))
             .ok_or_else(|| error("BAD_INPUT", format!("cursor {c:?} is not a cursor of this list"))),
     }
 }

@@ -25,7 +25,9 @@ struct Follow {
 /// Live feeds, over the `graphql-transport-ws` WebSocket protocol.
 #[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
-    /// Catch-up from `after` (exclusive), then live; no gap and no duplicate at the seam.
+    /// Catch-up from `after` (exclusive), then live; no gap and no duplicate at the seam. For
+    /// staff only, like the `events` query: without a token it answers UNAUTHENTICATED, and a
+    /// token revoked while the socket is open ends the subscription.
     async fn events(
         &self,
         ctx: &Context<'_>,
@@ -38,6 +40,8 @@ impl SubscriptionRoot {
         stream_id: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<EventObj>> + use<>> {
         let archive = ctx.data::<Archive>()?.clone();
+        let staff = ctx.data_opt::<super::Viewer>().is_some_and(super::Viewer::is_staff);
+        Archive::staff_only(staff, "the live log").map_err(to_gql)?;
         let head = archive.store().subscribe();
         let state = Follow {
             archive,
@@ -53,7 +57,12 @@ impl SubscriptionRoot {
                 }
                 // Mark the head seen before reading, so an append after the read wakes us.
                 s.head.borrow_and_update();
-                match s.archive.events(s.last, s.stream.as_deref(), 500) {
+                let (archive, last, stream) = (s.archive.clone(), s.last, s.stream.clone());
+                let read =
+                    tokio::task::spawn_blocking(move || archive.events(true, last, stream.as_deref(), 500))
+                        .await
+                        .unwrap_or_else(|e| Err(crate::Error::Internal(format!("the read stopped: {e}"))));
+                match read {
                     Ok(events) if !events.is_empty() => {
                         s.last = events.last().map(|e| e.position).unwrap_or(s.last);
                         s.buffer.extend(events);

@@ -128,6 +128,7 @@ impl ArticleObj {
         Pos(self.snap.position)
     }
     /// Every change up to the instant of the read, oldest first.
+    #[graphql(complexity = "super::list_cost(None, 10, child_complexity)")]
     async fn revisions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RevisionObj>> {
         revisions(ctx, &self.snap.state.id.stream(), &self.reading, self.snap.version)
     }
@@ -359,6 +360,7 @@ impl AuthorObj {
         int(self.snap.version)
     }
     /// Their published articles, newest first.
+    #[graphql(complexity = "super::list_cost(first, 20, child_complexity)")]
     async fn articles(
         &self,
         ctx: &Context<'_>,
@@ -370,6 +372,7 @@ impl AuthorObj {
         super::query::articles_page(ctx, &self.reading, None, Some(self.snap.state.id), None, first, after)
     }
     /// Every change up to the instant of the read.
+    #[graphql(complexity = "super::list_cost(None, 10, child_complexity)")]
     async fn history(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RevisionObj>> {
         revisions(ctx, &self.snap.state.id.stream(), &self.reading, self.snap.version)
     }
@@ -620,4 +623,7 @@ pub struct ProjectorStatus {
     pub checkpoint: Pos,
     /// Events it has still to apply: head minus checkpoint.
     pub lag: i32,
+    /// Why it is stuck (it retries when the log moves, and the node reports not ready until
+    /// it recovers); `null` while it works.
+    pub error: Option<String>,
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
+pub mod offload;
 mod ws;
 
 use axum::Router;
@@ -70,12 +71,23 @@ pub struct AppState {
     pub tokens: Tokens,
     /// Counters.
     pub metrics: Arc<Metrics>,
+    /// Where heavy work (GraphQL operations, pages) runs.
+    pub pool: offload::Pool,
+    /// Places for open WebSockets.
+    pub sockets: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
     /// The state for an archive and its tokens.
     pub fn new(archive: Archive, tokens: Tokens) -> AppState {
-        AppState { schema: crate::graphql::schema(archive.clone()), archive, tokens, metrics: Arc::default() }
+        AppState {
+            schema: crate::graphql::schema(archive.clone()),
+            archive,
+            tokens,
+            metrics: Arc::default(),
+            pool: offload::Pool::default(),
+            sockets: Arc::new(tokio::sync::Semaphore::new(ws::MAX_SOCKETS)),
+        }
     }
 }
 
@@ -91,6 +103,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .merge(crate::web::routes())
         .fallback(crate::web::not_found)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .with_state(state)
 }
 
@@ -102,6 +115,18 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}
+
+/// A handler that panicked (a bug): logged, answered 500 with a coded error, and the node
+/// goes on serving.
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    request_error(
+        Media::Json,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "INTERNAL",
+        "internal error; it has been logged",
+    )
 }
 
 async fn graphiql() -> Html<String> {
@@ -124,7 +149,8 @@ async fn readyz(State(state): State<AppState>) -> Response {
         }
         _ => true,
     };
-    let ready = following && projectors.iter().all(|p| p.lag == 0 && p.error.is_none());
+    let halted = state.archive.link().and_then(crate::replicate::Link::halted);
+    let ready = following && halted.is_none() && projectors.iter().all(|p| p.lag == 0 && p.error.is_none());
     let body = json!({
         "ready": ready,
         "head": head.to_string(),
@@ -137,6 +163,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
             "lag": l.lag,
             "caughtUp": l.caught_up,
             "error": l.error,
+            "halted": halted,
         })),
     });
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
@@ -333,6 +360,9 @@ async fn handle(state: &AppState, request: Request) -> Response {
                     "`extensions` must be a JSON object",
                 );
             }
+            if let Err(message) = crate::graphql::limits::check_text(&query) {
+                return request_error(media, StatusCode::BAD_REQUEST, "LIMIT", message);
+            }
             // Mutations only over POST (GraphQL over HTTP: GET must not change state).
             if let Ok(doc) = async_graphql::parser::parse_query(&query) {
                 let is_mutation = match &doc.operations {
@@ -452,14 +482,15 @@ async fn handle(state: &AppState, request: Request) -> Response {
 
     let bases = Arc::new(crate::graphql::Bases::default());
     let gql_request = gql_request.data(viewer.clone()).data(crate::graphql::BasesHandle(bases.clone()));
-    let executed = tokio::time::timeout(REQUEST_TIMEOUT, state.schema.execute(gql_request)).await;
-    let Ok(response) = executed else {
-        return request_error(
-            media,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "LIMIT",
-            format!("the request ran longer than {}s", REQUEST_TIMEOUT.as_secs()),
-        );
+    let schema = state.schema.clone();
+    let response = match state.pool.run_async(async move { schema.execute(gql_request).await }).await {
+        Ok(response) => response,
+        Err(refused @ offload::Refused::TimedOut(_)) => {
+            return request_error(media, StatusCode::SERVICE_UNAVAILABLE, "LIMIT", refused.to_string());
+        }
+        Err(refused @ offload::Refused::Panicked) => {
+            return request_error(media, StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", refused.to_string());
+        }
     };
     let request_failed = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()

@@ -343,7 +343,7 @@ impl Projections {
         let mut busy = true;
         while !self.stopping() {
             head.borrow_and_update();
-            match self.step_views() {
+            match caught(|| self.step_views()) {
                 Ok(true) => busy = true,
                 Ok(false) => {
                     if std::mem::take(&mut busy) {
@@ -365,7 +365,7 @@ impl Projections {
 
     /// Applies one batch to the serving views; `false` when there was nothing to apply.
     fn step_views(&self) -> Result<bool> {
-        let _guard = self.shared.views.apply.lock().expect("lock poisoned");
+        let _guard = self.shared.views.apply.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let views = self.views();
         let checkpoint = views.checkpoint()?;
         let events = self.shared.store.read_all(checkpoint, self.batch())?;
@@ -384,7 +384,7 @@ impl Projections {
         let mut busy = true;
         while !self.stopping() {
             views.borrow_and_update();
-            match self.step_search(&mut last_commit) {
+            match caught(|| self.step_search(&mut last_commit)) {
                 Ok(Pending::More) => busy = true,
                 Ok(Pending::Uncommitted(wait)) => self.park(&rt, &mut views, Some(wait)),
                 Ok(Pending::Idle) => {
@@ -403,7 +403,7 @@ impl Projections {
     }
 
     fn step_search(&self, last_commit: &mut Instant) -> Result<Pending> {
-        let _guard = self.shared.search.apply.lock().expect("lock poisoned");
+        let _guard = self.shared.search.apply.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let search = self.search();
         let applied = search.applied();
         let target = *self.shared.views.checkpoint.borrow();
@@ -448,7 +448,7 @@ impl Projections {
         wake: &mut watch::Receiver<Position>,
     ) {
         tracing::error!(projector = name, %error, "projector stopped on an error; retrying when the log moves");
-        *slot_error.lock().expect("lock poisoned") = Some(error.to_string());
+        *slot_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error.to_string());
         self.park(rt, wake, Some(Duration::from_secs(5)));
     }
 
@@ -520,4 +520,18 @@ enum Pending {
     Uncommitted(Duration),
     /// Nothing to do until the views move.
     Idle,
+}
+
+/// Runs one projector step, turning a panic (a bug, or damaged data the code did not expect)
+/// into an error the projector reports in `status` and `/readyz` and retries, rather than a
+/// thread that silently stops.
+fn caught<T>(step: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".to_owned());
+        Err(Error::Corrupt(format!("the projector panicked: {what}")))
+    })
 }

@@ -21,9 +21,7 @@ use tantivy::schema::{
 };
 use tantivy::snippet::SnippetGenerator;
 use tantivy::tokenizer::{LowerCaser, RawTokenizer, TextAnalyzer};
-use tantivy::{
-    DateTime as TDate, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term,
-};
+use tantivy::{Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
 
 use super::views::Views;
 use super::{At, Error, Result};
@@ -32,7 +30,7 @@ use crate::domain::{Article, ArticleId, AuthorId, StreamKind};
 use crate::store::RecordedEvent;
 
 /// What built a search generation (schema and analyzers).
-pub const SEARCH_VERSION: &str = "search/1 (en_stem, keyword)";
+pub const SEARCH_VERSION: &str = "search/2 (en_stem, keyword, published in microseconds)";
 
 const OPEN: u64 = u64::MAX;
 const OPEN_I: i64 = i64::MAX;
@@ -82,7 +80,9 @@ fn schema() -> (Schema, Fields) {
         author_id: b.add_text_field("author_id", STRING),
         section: b.add_text_field("section", keyword.clone()),
         tag: b.add_text_field("tag", keyword),
-        published: b.add_date_field("published", INDEXED | FAST | STORED),
+        // Microseconds since 1970 as a plain i64, not a Tantivy date: its nanosecond dates end
+        // in 1677 and 2262, and the archive reads the years 1 to 9999.
+        published: b.add_i64_field("published", INDEXED | FAST | STORED),
         facets: b.add_facet_field("facets", FacetOptions::default()),
         eff_from: b.add_i64_field("eff_from", INDEXED | FAST),
         eff_to: b.add_i64_field("eff_to", INDEXED | FAST),
@@ -191,7 +191,21 @@ impl SearchIndex {
         let (schema, fields) = schema();
         let directory =
             tantivy::directory::MmapDirectory::open(dir).map_err(|e| Error::Io(std::io::Error::other(e)))?;
-        let index = Index::open_or_create(directory, schema)?;
+        let index = match Index::open_or_create(directory.clone(), schema.clone()) {
+            Ok(index) => index,
+            // An index an older morgue built with another schema: it is derived from the log,
+            // so start it again from position 0 rather than refuse to open.
+            Err(tantivy::TantivyError::SchemaError(reason)) => {
+                tracing::warn!(%reason, dir = %dir.display(), "search index schema changed; rebuilding it from the log");
+                drop(directory);
+                std::fs::remove_dir_all(dir)?;
+                std::fs::create_dir_all(dir)?;
+                let directory = tantivy::directory::MmapDirectory::open(dir)
+                    .map_err(|e| Error::Io(std::io::Error::other(e)))?;
+                Index::create(directory, schema, tantivy::IndexSettings::default())?
+            }
+            Err(e) => return Err(e.into()),
+        };
         index
             .tokenizers()
             .register("keyword", TextAnalyzer::builder(RawTokenizer::default()).filter(LowerCaser).build());
@@ -295,7 +309,7 @@ impl SearchIndex {
             }
         }
         if let Some(published) = a.published_at {
-            doc.add_date(f.published, TDate::from_timestamp_micros(published.timestamp_micros()));
+            doc.add_i64(f.published, published.timestamp_micros());
             doc.add_facet(f.facets, Facet::from_path(["year", published.year().to_string().as_str()]));
         }
         doc.add_i64(f.eff_from, snap.effective_at.timestamp_micros());
@@ -351,7 +365,8 @@ impl SearchIndex {
         let parsed = if request.query.trim().is_empty() {
             Box::new(tantivy::query::AllQuery) as Box<dyn Query>
         } else {
-            self.parser().parse_query(&request.query).map_err(|e| Error::Query(e.to_string()))?
+            let query = published_in_micros(&request.query)?;
+            self.parser().parse_query(&query).map_err(|e| Error::Query(e.to_string()))?
         };
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, parsed.box_clone())];
         let term = |field, text: &str| -> Box<dyn Query> {
@@ -367,9 +382,7 @@ impl SearchIndex {
             clauses.push((Occur::Must, term(f.tag, &tag.to_lowercase())));
         }
         if request.published_from.is_some() || request.published_to.is_some() {
-            let date = |d: DateTime<Utc>| {
-                Term::from_field_date(f.published, TDate::from_timestamp_micros(d.timestamp_micros()))
-            };
+            let date = |d: DateTime<Utc>| Term::from_field_i64(f.published, d.timestamp_micros());
             let lower = request.published_from.map_or(Bound::Unbounded, |d| Bound::Included(date(d)));
             let upper = request.published_to.map_or(Bound::Unbounded, |d| Bound::Excluded(date(d)));
             clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
@@ -408,11 +421,11 @@ impl SearchIndex {
                 (hits.into_iter().map(|((score, _), d)| (score, d)).collect(), total, facet_counts)
             }
             Sort::Date => {
-                // Publication instants are indexed to the second: within one, the later
-                // version first, so the order is the same on every node and every run.
+                // Within one publication instant, the later version first, so the order is the
+                // same on every node and every run.
                 use tantivy::collector::sort_key::SortByStaticFastValue;
                 let by = top.order_by((
-                    (SortByStaticFastValue::<TDate>::for_field("published"), Order::Desc),
+                    (SortByStaticFastValue::<i64>::for_field("published"), Order::Desc),
                     (SortByStaticFastValue::<u64>::for_field("pos_from"), Order::Desc),
                 ));
                 let (by_date, total, facet_counts) = searcher.search(&query, &(by, Count, facets))?;
@@ -549,6 +562,74 @@ impl SearchIndex {
     }
 }
 
+/// The query with every date in a `published:` clause (`published:[1919-01-01 TO
+/// 1920-01-01}`, `published:>=1919-06-01T12:00:00Z`) turned into the microseconds the field
+/// holds, so readers write dates and every year from 1 to 9999 can be asked for.
+fn published_in_micros(query: &str) -> Result<String> {
+    const FIELD: &str = "published:";
+    let mut out = String::with_capacity(query.len());
+    let mut rest = query;
+    while let Some(at) = rest.find(FIELD) {
+        let (head, tail) = rest.split_at(at + FIELD.len());
+        out.push_str(head);
+        let end = match tail.chars().next() {
+            Some('[' | '{') => tail.find([']', '}']).map_or(tail.len(), |i| i + 1),
+            _ => tail.find(|c: char| c.is_whitespace() || c == ')').unwrap_or(tail.len()),
+        };
+        let clause = &tail[..end];
+        let mut piece = String::new();
+        let mut bound = String::new();
+        let flush = |bound: &mut String, piece: &mut String| -> Result<()> {
+            if !bound.is_empty() {
+                if bound == "*" || bound == "TO" {
+                    piece.push_str(bound);
+                } else {
+                    piece.push_str(&instant_micros(bound)?.to_string());
+                }
+                bound.clear();
+            }
+            Ok(())
+        };
+        for c in clause.chars() {
+            if matches!(c, '[' | ']' | '{' | '}' | '>' | '<' | '=' | ' ') {
+                flush(&mut bound, &mut piece)?;
+                piece.push(c);
+            } else {
+                bound.push(c);
+            }
+        }
+        flush(&mut bound, &mut piece)?;
+        out.push_str(&piece);
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// An RFC 3339 instant or a bare date (its start, UTC) in microseconds, within the years the
+/// archive reads.
+fn instant_micros(text: &str) -> Result<i64> {
+    let bad = || {
+        Error::Query(format!(
+            "published: takes dates such as 1919-01-01 or 1919-01-01T12:00:00Z, not {text:?}"
+        ))
+    };
+    let t = DateTime::parse_from_rfc3339(text)
+        .map(|t| t.to_utc())
+        .ok()
+        .or_else(|| {
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()?
+                .and_hms_opt(0, 0, 0)
+                .map(|t| t.and_utc())
+        })
+        .ok_or_else(bad)?;
+    if !crate::store::limits::instant_in_range(t) {
+        return Err(bad());
+    }
+    Ok(t.timestamp_micros())
+}
+
 fn doc_key(id: ArticleId, version: u64) -> String {
     format!("{id}:{version}")
 }
@@ -557,7 +638,7 @@ fn doc_key(id: ArticleId, version: u64) -> String {
 struct PublishedCollector;
 
 struct PublishedSegment {
-    column: Option<tantivy::columnar::Column<TDate>>,
+    column: Option<tantivy::columnar::Column<i64>>,
     out: Vec<i64>,
 }
 
@@ -566,7 +647,7 @@ impl tantivy::collector::Collector for PublishedCollector {
     type Child = PublishedSegment;
 
     fn for_segment(&self, _ord: u32, segment: &tantivy::SegmentReader) -> tantivy::Result<PublishedSegment> {
-        let column = segment.fast_fields().column_opt::<TDate>("published")?;
+        let column = segment.fast_fields().column_opt::<i64>("published")?;
         Ok(PublishedSegment { column, out: Vec::new() })
     }
 
@@ -584,11 +665,32 @@ impl tantivy::collector::SegmentCollector for PublishedSegment {
 
     fn collect(&mut self, doc: tantivy::DocId, _score: tantivy::Score) {
         if let Some(date) = self.column.as_ref().and_then(|c| c.first(doc)) {
-            self.out.push(date.into_timestamp_micros());
+            self.out.push(date);
         }
     }
 
     fn harvest(self) -> Vec<i64> {
         self.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::published_in_micros;
+
+    #[test]
+    fn published_dates_become_microseconds_in_every_form() {
+        assert_eq!(
+            published_in_micros("flu AND published:[1919-01-01T00:00:00Z TO 1920-01-01}").unwrap(),
+            "flu AND published:[-1609459200000000 TO -1577923200000000}"
+        );
+        assert_eq!(
+            published_in_micros("published:>=1665-09-02 x").unwrap(),
+            "published:>=-9603705600000000 x"
+        );
+        assert_eq!(published_in_micros("published:[* TO 1970-01-01]").unwrap(), "published:[* TO 0]");
+        assert!(published_in_micros("published:[0000-01-01 TO *]").is_err());
+        assert!(published_in_micros("published:yesterday").is_err());
+        assert_eq!(published_in_micros("no dates here").unwrap(), "no dates here");
     }
 }

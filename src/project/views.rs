@@ -577,7 +577,7 @@ fn hex(bytes: &[u8]) -> String {
 
 fn decode_cursor(cursor: &str) -> Result<Vec<u8>> {
     let bad = || Error::BadCursor(cursor.to_owned());
-    if !cursor.len().is_multiple_of(2) || cursor.len() > 2048 {
+    if cursor.is_empty() || !cursor.len().is_multiple_of(2) || cursor.len() > 2048 {
         return Err(bad());
     }
     (0..cursor.len())

@@ -30,7 +30,10 @@ async fn session(store: &Store, link: &Link) -> Result<(), String> {
         .map_err(|e| format!("stream {} (is the writer publishing?): {e}", config.stream))?;
     let last = super::last_sequence(&mut stream).await?;
     let head = store.head().get();
-    check_same_log(store, &stream, head, last).await?;
+    if let Err(reason) = check_same_log(store, &stream, head, last).await {
+        link.halt(format!("{reason}; this replica stopped following"));
+        return Err(reason);
+    }
     link.remote.store(last.max(head), Ordering::Release);
 
     // The log is the checkpoint: start the consumer where it ends.
@@ -92,6 +95,18 @@ async fn session(store: &Store, link: &Link) -> Result<(), String> {
                 return Err(format!("the stream skipped from {} to {sequence}", next - 1));
             }
             let record = restored(&message.payload).map_err(|e| format!("sequence {sequence}: {e}"))?;
+            if let Some(key) = &config.writer_key {
+                let signature = message.headers.as_ref().and_then(|h| h.get(super::trust::H_SIGNATURE));
+                if !key.verifies(&record.event.checksum, signature.map(|v| v.as_str())) {
+                    let reason = format!(
+                        "the stream's event at sequence {sequence} is not signed by the writer's key \
+                         {key:?}: this replica stopped following, and serves the log up to position {}",
+                        next - 1
+                    );
+                    link.halt(reason.clone());
+                    return Err(reason);
+                }
+            }
             if record.event.position.get() != sequence {
                 return Err(format!("sequence {sequence} holds position {}", record.event.position));
             }

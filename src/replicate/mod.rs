@@ -15,6 +15,7 @@
 
 mod follow;
 mod publish;
+pub mod trust;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -22,6 +23,7 @@ use std::time::Duration;
 
 pub use follow::follow;
 pub use publish::publish;
+pub use trust::{NatsAuth, SigningKey, WriterKey};
 
 use crate::store::RecordedEvent;
 
@@ -58,17 +60,46 @@ pub struct NatsConfig {
     pub writer_url: Option<String>,
     /// A replica whose lag exceeds this many events reports not ready on `/readyz`.
     pub ready_lag: u64,
+    /// How to authenticate to NATS, and whether to require TLS.
+    pub auth: NatsAuth,
+    /// The writer: the key it signs every published event with.
+    pub signing_key: Option<std::sync::Arc<SigningKey>>,
+    /// A replica: the writer's public key, which every event it restores must be signed by.
+    pub writer_key: Option<WriterKey>,
 }
 
 impl NatsConfig {
-    /// The server addresses, for the client.
+    /// The server addresses, for the client, without the credentials a URL may carry (the
+    /// client does not read them there: see [`NatsConfig::url_credentials`]).
     pub fn servers(&self) -> Vec<String> {
-        self.url.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
+        self.url
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| match (s.find("://"), s.rfind('@')) {
+                (Some(scheme), Some(at)) if at > scheme => format!("{}{}", &s[..scheme + 3], &s[at + 1..]),
+                _ => s.to_owned(),
+            })
+            .collect()
     }
 
-    /// `nats://host:port/STREAM`, for messages and status.
+    /// Credentials given in the URL (`nats://user:password@host` or `nats://token@host`), as
+    /// (user or token, password).
+    pub fn url_credentials(&self) -> Option<(String, Option<String>)> {
+        self.url.split(',').map(str::trim).find_map(|s| {
+            let rest = &s[s.find("://")? + 3..];
+            let userinfo = &rest[..rest.find('@')?];
+            Some(match userinfo.split_once(':') {
+                Some((user, password)) => (user.to_owned(), Some(password.to_owned())),
+                None => (userinfo.to_owned(), None),
+            })
+        })
+    }
+
+    /// `nats://host:port/STREAM`, for messages and status: never with the credentials a URL
+    /// may carry.
     pub fn describe(&self) -> String {
-        format!("{}/{}", self.url, self.stream)
+        format!("{}/{}", redact(&self.url), self.stream)
     }
 }
 
@@ -96,6 +127,9 @@ pub struct Link {
     /// Follower: has reached the stream's end at least once.
     caught_up: AtomicBool,
     error: Mutex<Option<String>>,
+    /// Why the link stopped for good (a forged event, a log parted from the stream): set once,
+    /// never retried; the node reports not ready, and a writer refuses writes.
+    halted: Mutex<Option<String>>,
 }
 
 /// A snapshot of a [`Link`].
@@ -128,7 +162,22 @@ impl Link {
             remote: AtomicU64::new(0),
             caught_up: AtomicBool::new(false),
             error: Mutex::new(None),
+            halted: Mutex::new(None),
         }
+    }
+
+    /// Stops the link for good, with the reason shown in status and `/readyz` (and, on a
+    /// writer, in every refused write).
+    pub fn halt(&self, reason: String) {
+        tracing::error!(target = %self.config.describe(), %reason, "replication halted");
+        self.set_error(reason.clone());
+        let mut halted = self.halted.lock().unwrap_or_else(|e| e.into_inner());
+        halted.get_or_insert(reason);
+    }
+
+    /// Why the link halted, if it did.
+    pub fn halted(&self) -> Option<String> {
+        self.halted.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Its state; `head` is the local log's head.
@@ -188,6 +237,9 @@ where
 {
     let mut delay = Duration::from_millis(100);
     while let Err(e) = session().await {
+        if link.halted().is_some() {
+            return;
+        }
         tracing::warn!(error = %e, target = %link.config.describe(), "{doing} paused; retrying");
         link.set_error(e);
         tokio::time::sleep(delay).await;
@@ -223,14 +275,59 @@ async fn same_event(
 /// Connects to the servers with the client name given.
 async fn connect(config: &NatsConfig, name: &str) -> Result<async_nats::jetstream::Context, String> {
     let servers = config.servers();
-    let client = async_nats::ConnectOptions::new()
-        .name(name)
+    let mut auth = config.auth.clone();
+    match config.url_credentials() {
+        Some((user, Some(password))) if auth.user.is_none() => {
+            auth.user = Some(user);
+            auth.password = Some(password);
+        }
+        Some((token, None)) if auth.token.is_none() => auth.token = Some(token),
+        _ => {}
+    }
+    let client = auth
+        .options(name)
+        .await?
         .connection_timeout(Duration::from_secs(5))
         .connect(&servers[..])
         .await
-        .map_err(|e| format!("connecting to {}: {e}", config.url))?;
+        .map_err(|e| format!("connecting to {}: {}", redact(&config.url), redact(&e.to_string())))?;
     Ok(async_nats::jetstream::ContextBuilder::new()
         .timeout(Duration::from_secs(5))
         .ack_timeout(Duration::from_secs(5))
         .build(client))
+}
+
+/// A URL list (or any text holding URLs) with every `user:password@` part replaced by `***@`,
+/// so no credential reaches status, `/readyz`, errors or logs.
+pub fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(scheme) = rest.find("://") {
+        let (head, tail) = rest.split_at(scheme + 3);
+        out.push_str(head);
+        let host_end = tail.find(|c: char| c == '/' || c == ',' || c.is_whitespace()).unwrap_or(tail.len());
+        let authority = &tail[..host_end];
+        match authority.rfind('@') {
+            Some(at) => {
+                out.push_str("***");
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[host_end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod redact_tests {
+    #[test]
+    fn credentials_never_show() {
+        assert_eq!(
+            super::redact("nats://alice:s3cret@a:4222, tls://tok@b:4222/MORGUE"),
+            "nats://***@a:4222, tls://***@b:4222/MORGUE"
+        );
+        assert_eq!(super::redact("nats://a:4222"), "nats://a:4222");
+    }
 }

@@ -48,7 +48,11 @@ async fn session(store: &Store, link: &Link) -> Result<(), String> {
         .await
         .map_err(|e| format!("creating stream {}: {e}", config.stream))?;
     let last = super::last_sequence(&mut stream).await?;
-    check_same_log(store, &stream, last).await?;
+    if let Err(reason) = check_same_log(store, &stream, last).await {
+        // Publishing on would fork the feed: stop for good and refuse writes.
+        link.halt(format!("{reason}; this writer refuses writes until an operator reconciles it"));
+        return Err(reason);
+    }
     link.done.store(last, Ordering::Release);
     link.set_connected(true);
     tracing::info!(target = %config.describe(), last, head = %store.head(), "publishing the log");
@@ -71,7 +75,10 @@ async fn session(store: &Store, link: &Link) -> Result<(), String> {
             .map_err(|e| format!("reading the log: {e}"))?;
         let mut acks: VecDeque<(u64, PublishAckFuture)> = VecDeque::with_capacity(WINDOW);
         for event in &events {
-            let (subject, message) = message_of(event);
+            let (subject, mut message) = message_of(event);
+            if let Some(key) = &config.signing_key {
+                message = message.header(super::trust::H_SIGNATURE, key.sign(&event.checksum).as_str());
+            }
             let position = event.position;
             let ack = js.send_publish(subject, message).await.map_err(|e| {
                 format!(
@@ -98,7 +105,13 @@ async fn session(store: &Store, link: &Link) -> Result<(), String> {
 async fn settle(link: &Link, (position, ack): (u64, PublishAckFuture)) -> Result<(), String> {
     let ack = ack.await.map_err(|e| format!("position {position} was not acknowledged: {e}"))?;
     if ack.sequence != position {
-        return Err(format!("position {position} was stored at sequence {}", ack.sequence));
+        let reason = format!(
+            "position {position} was stored at sequence {}: another log publishes to this stream; \
+             this writer refuses writes until an operator reconciles it",
+            ack.sequence
+        );
+        link.halt(reason.clone());
+        return Err(reason);
     }
     link.done.store(position, Ordering::Release);
     Ok(())

@@ -53,7 +53,19 @@ pub mod limits {
     /// Bytes of one event payload.
     pub const MAX_PAYLOAD: usize = 16 << 20;
     /// Bytes of a stream id, event type, actor, idempotency key, correlation id or claim.
-    pub const MAX_NAME: usize = 1024;
+    /// Two of them make a claim key, which must stay under LMDB's 511-byte key limit.
+    pub const MAX_NAME: usize = 240;
+    /// The first year an instant may fall in (the log keeps microseconds; the API and the
+    /// index read years 1 to 9999, RFC 3339's four digits).
+    pub const MIN_YEAR: i32 = 1;
+    /// The last year an instant may fall in.
+    pub const MAX_YEAR: i32 = 9999;
+
+    /// Whether an instant lies in the years every path can read and write.
+    pub fn instant_in_range(at: chrono::DateTime<chrono::Utc>) -> bool {
+        use chrono::Datelike;
+        (MIN_YEAR..=MAX_YEAR).contains(&at.year())
+    }
 }
 
 /// Errors of the log.

@@ -209,6 +209,30 @@ impl Writer {
         if e.position != self.tail.next {
             return bad(format!("the log continues at position {}", self.tail.next));
         }
+        for (what, name) in [("stream id", Some(&e.stream)), ("event type", Some(&e.event_type))]
+            .into_iter()
+            .chain([("envelope field", e.actor.as_ref()), ("idempotency key", e.idempotency_key.as_ref())])
+        {
+            if let Some(name) = name
+                && let Err(error) = check_name(what, name)
+            {
+                return bad(error.to_string());
+            }
+        }
+        for claim in &record.claims {
+            if let Err(error) = check_name("claim namespace", &claim.namespace)
+                .and_then(|()| check_name("claim value", &claim.value))
+            {
+                return bad(error.to_string());
+            }
+        }
+        if !limits::instant_in_range(e.effective_at) || !limits::instant_in_range(e.recorded_at) {
+            return bad(format!(
+                "its instants are outside the years {} to {}",
+                limits::MIN_YEAR,
+                limits::MAX_YEAR
+            ));
+        }
         if e.prev_hash != self.tail.last_hash {
             return bad("its previous-hash does not match the log's last checksum".into());
         }
@@ -350,6 +374,13 @@ impl Writer {
                 Some(at) => codec::from_micros(micros(at)).expect("a valid instant stays valid"),
                 None => recorded_at,
             };
+            if !limits::instant_in_range(effective_at) {
+                return Ok(Err(Error::Invalid(format!(
+                    "effective_at {effective_at} is outside the years {} to {}",
+                    limits::MIN_YEAR,
+                    limits::MAX_YEAR
+                ))));
+            }
             if effective_at > recorded_at {
                 return Ok(Err(Error::EffectiveInFuture { effective: effective_at, recorded: recorded_at }));
             }

@@ -351,6 +351,7 @@ impl Importer<'_> {
         let (version, state) = self.state(kind).map_err(|e| self.error(number, "stream", e.to_string()))?;
         let next = version + 1;
         let expected = match line.version {
+            Some(0) => return Err(self.error(number, "version", "stream versions start at 1")),
             Some(v) if v == next => ExpectedVersion::Exact(version),
             // Already imported (a re-run): the same line finds its idempotency key; a different
             // line at a taken version is a conflict.

@@ -105,7 +105,7 @@ async fn reading(archive: &Archive, params: &Params) -> Result<Reading, Response
 
 fn failure(e: &Error) -> Response {
     match e.code() {
-        "BAD_INPUT" => error_page(StatusCode::BAD_REQUEST, &e.to_string()),
+        "BAD_INPUT" | "LIMIT" => error_page(StatusCode::BAD_REQUEST, &e.to_string()),
         "NOT_FOUND" => error_page(StatusCode::NOT_FOUND, &e.to_string()),
         "STALE" => error_page(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
         _ => {
@@ -118,29 +118,35 @@ fn failure(e: &Error) -> Response {
     }
 }
 
-/// Resolves the page's reading, then renders it; `None` from `page` is a 404 with `missing`.
+/// Resolves the page's reading, then renders it on the blocking pool (see
+/// [`crate::http::offload`]); `None` from `page` is a 404 with `missing`.
 async fn render(
     state: &AppState,
     params: &Params,
     missing: &str,
-    page: impl FnOnce(&Archive, &Reading) -> crate::Result<Option<maud::Markup>>,
+    page: impl FnOnce(&Archive, &Reading) -> crate::Result<Option<maud::Markup>> + Send + 'static,
 ) -> Response {
-    let archive = &state.archive;
-    let r = match reading(archive, params).await {
+    let archive = state.archive.clone();
+    let r = match reading(&archive, params).await {
         Ok(r) => r,
         Err(page) => return page,
     };
-    match page(archive, &r) {
-        Ok(Some(markup)) => html(StatusCode::OK, markup.into_string()),
-        Ok(None) => error_page(StatusCode::NOT_FOUND, missing),
-        Err(e) => failure(&e),
+    match state.pool.run(move || page(&archive, &r).map(|m| m.map(maud::Markup::into_string))).await {
+        Ok(Ok(Some(markup))) => html(StatusCode::OK, markup),
+        Ok(Ok(None)) => error_page(StatusCode::NOT_FOUND, missing),
+        Ok(Err(e)) => failure(&e),
+        Err(refused @ crate::http::offload::Refused::TimedOut(_)) => {
+            error_page(StatusCode::SERVICE_UNAVAILABLE, &refused.to_string())
+        }
+        Err(refused) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &refused.to_string()),
     }
 }
 
 const NO_ARTICLE: &str = "There is no such article in the archive at this date.";
 
 async fn search(State(state): State<AppState>, Query(params): Query<Params>) -> Response {
-    render(&state, &params, "", |a, r| pages::search(a, r, &params).map(Some)).await
+    let p = params.clone();
+    render(&state, &params, "", move |a, r| pages::search(a, r, &p).map(Some)).await
 }
 
 async fn article(
@@ -148,8 +154,9 @@ async fn article(
     Path(slug): Path<String>,
     Query(params): Query<Params>,
 ) -> Response {
-    render(&state, &params, NO_ARTICLE, |a, r| {
-        a.article_by_slug(r, &slug)?.map(|snap| pages::article(a, r, &params, &snap)).transpose()
+    let p = params.clone();
+    render(&state, &params, NO_ARTICLE, move |a, r| {
+        a.article_by_slug(r, &slug)?.map(|snap| pages::article(a, r, &p, &snap)).transpose()
     })
     .await
 }
@@ -159,8 +166,9 @@ async fn history(
     Path(slug): Path<String>,
     Query(params): Query<Params>,
 ) -> Response {
-    render(&state, &params, NO_ARTICLE, |a, r| {
-        a.article_by_slug(r, &slug)?.map(|snap| pages::history(a, r, &params, &snap)).transpose()
+    let p = params.clone();
+    render(&state, &params, NO_ARTICLE, move |a, r| {
+        a.article_by_slug(r, &slug)?.map(|snap| pages::history(a, r, &p, &snap)).transpose()
     })
     .await
 }
@@ -173,14 +181,16 @@ async fn author(
     let Ok(id) = id.parse() else {
         return error_page(StatusCode::NOT_FOUND, "There is no such author.");
     };
-    render(&state, &params, "There is no such author in the archive at this date.", |a, r| {
-        a.author(r, id)?.map(|snap| pages::author(a, r, &params, &snap)).transpose()
+    let p = params.clone();
+    render(&state, &params, "There is no such author in the archive at this date.", move |a, r| {
+        a.author(r, id)?.map(|snap| pages::author(a, r, &p, &snap)).transpose()
     })
     .await
 }
 
 async fn timeline(State(state): State<AppState>, Query(params): Query<Params>) -> Response {
-    render(&state, &params, "", |a, r| pages::timeline(a, r, &params).map(Some)).await
+    let p = params.clone();
+    render(&state, &params, "", move |a, r| pages::timeline(a, r, &p).map(Some)).await
 }
 
 /// A not-found page for every other path.

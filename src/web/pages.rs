@@ -138,6 +138,15 @@ fn byline_names(archive: &Archive, r: &Reading, a: &Article) -> Result<Vec<(Auth
 pub fn search(archive: &Archive, r: &Reading, params: &Params) -> Result<Markup> {
     let q = params.q.clone().unwrap_or_default();
     let page = params.page.unwrap_or(1).max(1);
+    if let Some(year) = params.year
+        && !(crate::store::limits::MIN_YEAR..=crate::store::limits::MAX_YEAR).contains(&year)
+    {
+        return Err(Error::BadInput(format!(
+            "year {year} is outside the years {} to {}",
+            crate::store::limits::MIN_YEAR,
+            crate::store::limits::MAX_YEAR
+        )));
+    }
     let by_date = params.sort.as_deref() == Some("date") || (q.trim().is_empty() && params.sort.is_none());
     let author = match params.author.as_deref() {
         Some(a) => {
@@ -160,7 +169,7 @@ pub fn search(archive: &Archive, r: &Reading, params: &Params) -> Result<Markup>
         published_from: period.and_then(|(from, _)| from),
         published_to: period.and_then(|(_, to)| to),
         first: PER_PAGE,
-        offset: (page - 1) * PER_PAGE,
+        offset: (page - 1).saturating_mul(PER_PAGE),
         sort: if by_date { Sort::Date } else { Sort::Relevance },
         ..Default::default()
     };
@@ -237,7 +246,7 @@ pub fn search(archive: &Archive, r: &Reading, params: &Params) -> Result<Markup>
                 }
                 div.pager {
                     span { @if page > 1 { a rel="prev" href=(page_url(page - 1)) { "← Newer results" } } }
-                    span { @if page * PER_PAGE < total { a rel="next" href=(page_url(page + 1)) { "More results →" } } }
+                    span { @if page.saturating_mul(PER_PAGE) < total { a rel="next" href=(page_url(page + 1)) { "More results →" } } }
                 }
             }
             aside {
@@ -297,9 +306,13 @@ pub fn article(archive: &Archive, r: &Reading, params: &Params, snap: &Snapshot<
 /// An article's history and a word diff between two versions.
 pub fn history(archive: &Archive, r: &Reading, params: &Params, snap: &Snapshot<Article>) -> Result<Markup> {
     let a = &snap.state;
+    // Only the versions this reader may see are listed and compared (for readers, none from
+    // the article's draft days).
     let revisions = archive.revisions(r, &a.id.stream(), snap.version)?;
+    let listed: Vec<u64> = revisions.iter().map(|rev| rev.version).collect();
+    let before = |v: u64| listed.iter().copied().rfind(|l| *l < v);
     let to = params.to.unwrap_or(snap.version).min(snap.version).max(1);
-    let from = params.from.unwrap_or(to.saturating_sub(1).max(1)).min(to);
+    let from = params.from.or_else(|| before(to)).unwrap_or(to).min(to);
     let old = archive.article_version(r, a.id, from)?;
     let new = archive.article_version(r, a.id, to)?;
     let diff = match (&old, &new) {
@@ -320,8 +333,8 @@ pub fn history(archive: &Archive, r: &Reading, params: &Params, snap: &Snapshot<
                         td { (day(rev.effective_at)) }
                         td { (rev.actor.clone().unwrap_or_default()) }
                         td { (rev.note.clone().unwrap_or_default()) }
-                        td { @if rev.version > 1 {
-                            a href=(url(&path, with_time(params, vec![("from", Some((rev.version - 1).to_string())), ("to", Some(rev.version.to_string()))]))) { "diff" }
+                        td { @if let Some(previous) = before(rev.version) {
+                            a href=(url(&path, with_time(params, vec![("from", Some(previous.to_string())), ("to", Some(rev.version.to_string()))]))) { "diff" }
                         } }
                     }
                 }

@@ -79,13 +79,25 @@ fn editors_write_and_readers_read_everything_the_contract_offers() {
     assert_eq!(a["body"], "The harbour ice broke on Tuesday, a week early.");
     let kinds: Vec<&str> =
         a["revisions"].as_array().unwrap().iter().map(|r| r["eventType"].as_str().unwrap()).collect();
+    // A reader sees only the changes made in public, and no actors.
+    assert_eq!(kinds, ["ArticlePublished", "CorrectionAppended"]);
+    assert!(a["revisions"].as_array().unwrap().iter().all(|r| r["actor"].is_null()));
+    // Staff see the whole history, with who wrote each change.
+    let staff = s.ok(
+        Some(&s.editor),
+        "query($id: ID!) { article(id: $id) { revisions { eventType note actor changedFields } } }",
+        json!({"id": id}),
+    );
+    let revisions = &staff["article"]["revisions"];
+    let kinds: Vec<&str> =
+        revisions.as_array().unwrap().iter().map(|r| r["eventType"].as_str().unwrap()).collect();
     assert_eq!(
         kinds,
         ["ArticleDrafted", "BylineAdded", "ArticleRevised", "ArticlePublished", "CorrectionAppended"]
     );
-    assert_eq!(a["revisions"][2]["note"], "date");
-    assert_eq!(a["revisions"][2]["actor"], "night-desk");
-    assert_eq!(a["revisions"][2]["changedFields"], json!(["body"]));
+    assert_eq!(revisions[2]["note"], "date");
+    assert_eq!(revisions[2]["actor"], "night-desk");
+    assert_eq!(revisions[2]["changedFields"], json!(["body"]));
 
     let by_slug = s.ok(None, "{ article(slug: \"harbour-ice-breaks-early\") { id } }", json!({}));
     assert_eq!(by_slug["article"]["id"], json!(id));
@@ -103,7 +115,9 @@ fn editors_write_and_readers_read_everything_the_contract_offers() {
     assert_eq!(author["author"]["history"].as_array().unwrap().len(), 2);
     let authors = s.ok(None, "{ authors(first: 10) { totalCount edges { node { name } } } }", json!({}));
     assert_eq!(authors["authors"]["totalCount"], 1);
-    let events = s.ok(None, "{ events(first: 3) { edges { cursor node { position streamId version type schemaVersion recordedAt effectiveAt actor payload } } pageInfo { hasNextPage } } }", json!({}));
+    // The raw log is staff's: a reader is refused, an editor reads it.
+    assert_eq!(s.code(None, "{ events(first: 3) { edges { cursor } } }", json!({})), "UNAUTHENTICATED");
+    let events = s.ok(Some(&s.editor), "{ events(first: 3) { edges { cursor node { position streamId version type schemaVersion recordedAt effectiveAt actor payload } } pageInfo { hasNextPage } } }", json!({}));
     assert_eq!(events["events"]["edges"][0]["node"]["type"], "AuthorRegistered");
     assert_eq!(events["events"]["edges"][0]["node"]["payload"]["name"], "Ada Quill");
     assert_eq!(events["events"]["pageInfo"]["hasNextPage"], true);

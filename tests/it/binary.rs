@@ -4,9 +4,9 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-struct Served {
-    child: Child,
-    address: String,
+pub(crate) struct Served {
+    pub(crate) child: Child,
+    pub(crate) address: String,
 }
 
 impl Drop for Served {
@@ -17,7 +17,7 @@ impl Drop for Served {
 }
 
 /// Starts `morgue serve` on a free port with the repo's fixtures; returns once it listens.
-fn serve(data: &std::path::Path) -> Served {
+pub(crate) fn serve(data: &std::path::Path) -> Served {
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/archive.jsonl");
     let mut child = Command::new(env!("CARGO_BIN_EXE_morgue"))
         .args(["serve", "--listen", "127.0.0.1:0", "--map-size", "1073741824", "--fixtures"])
@@ -99,7 +99,11 @@ fn the_readme_tour_runs_as_written() {
     assert_eq!(answers[0]["data"]["publishArticle"]["article"]["status"], "PUBLISHED");
     assert!(answers[1]["data"]["search"]["totalCount"].as_i64().unwrap() > 0);
     assert!(answers[2]["data"]["article"]["headline"].as_str().unwrap().contains("Zeppelin"));
-    assert!(answers[3]["data"]["article"]["revisions"].as_array().unwrap().len() > 3);
+    // A reader is shown the public history only: publication and the revision after it.
+    let revisions = answers[3]["data"]["article"]["revisions"].as_array().unwrap();
+    let versions: Vec<i64> = revisions.iter().map(|r| r["version"].as_i64().unwrap()).collect();
+    assert_eq!(versions, [3, 4], "{revisions:?}");
+    assert!(revisions.iter().all(|r| r["actor"].is_null()));
     let diff = &answers[4]["data"]["article"]["diff"]["fields"];
     assert!(diff.to_string().contains("INSERT") && diff.to_string().contains("DELETE"), "{diff}");
 }

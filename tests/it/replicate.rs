@@ -293,6 +293,17 @@ fn verify(data: &Path) {
     );
 }
 
+/// The writer's public key (`morgue writer-key`, which makes the key before the writer starts).
+fn writer_key(data: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_morgue"))
+        .args(["writer-key"])
+        .env("MORGUE_DATA", data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
 fn editor_token(data: &Path) -> String {
     let tokens = morgue::auth::Tokens::load(data).unwrap();
     tokens.create("desk", morgue::graphql::Role::Editor).unwrap()
@@ -324,6 +335,10 @@ fn a_writer_and_two_replicas_answer_every_read_alike() {
         &dir.path().join("writer"),
         &["--fixtures".into(), fixtures(), "--publish".into(), url.clone()],
     );
+    let key = writer_key(&dir.path().join("writer"));
+    // The log is staff's: each replica gets its own editor token to read it.
+    let staff: std::collections::HashMap<&str, String> =
+        ["r1", "r2"].into_iter().map(|n| (n, editor_token(&dir.path().join(n)))).collect();
     let follow = |name: &str| {
         Node::start(
             &dir.path().join(name),
@@ -334,6 +349,8 @@ fn a_writer_and_two_replicas_answer_every_read_alike() {
                 name.into(),
                 "--writer-url".into(),
                 writer.base.clone(),
+                "--writer-key".into(),
+                key.clone(),
             ],
         )
     };
@@ -351,10 +368,10 @@ fn a_writer_and_two_replicas_answer_every_read_alike() {
             assert_eq!(self::head(&http, &node.base).await, head, "{} holds the whole log", node.base);
         }
         for query in SAME_ANSWERS {
-            let expected = gql(&http, &writer.base, None, query, json!({})).await;
+            let expected = gql(&http, &writer.base, Some(&token), query, json!({})).await;
             assert!(expected["errors"].is_null(), "{query}: {expected}");
-            for replica in [&r1, &r2] {
-                let got = gql(&http, &replica.base, None, query, json!({})).await;
+            for (replica, name) in [(&r1, "r1"), (&r2, "r2")] {
+                let got = gql(&http, &replica.base, Some(&staff[name]), query, json!({})).await;
                 assert_eq!(got, expected, "{query} on {}", replica.base);
             }
         }
@@ -440,7 +457,14 @@ fn a_replica_refuses_every_mutation_with_read_only_and_appends_nothing() {
         .unwrap();
     let replica = Node::start(
         &replica_dir,
-        &["--follow".into(), nats.url(), "--writer-url".into(), writer.base.clone()],
+        &[
+            "--follow".into(),
+            nats.url(),
+            "--writer-url".into(),
+            writer.base.clone(),
+            "--writer-key".into(),
+            writer_key(&dir.path().join("writer")),
+        ],
     );
     let rt = rt();
     let http = reqwest::Client::new();
@@ -616,7 +640,11 @@ fn a_three_node_cluster_loses_a_node_mid_burst_and_nothing_is_lost() {
             "3".into(),
         ],
     );
-    let replica = Node::start(&dir.path().join("replica"), &["--follow".into(), urls.clone()]);
+    let replica_token = editor_token(&dir.path().join("replica"));
+    let replica = Node::start(
+        &dir.path().join("replica"),
+        &["--follow".into(), urls.clone(), "--writer-key".into(), writer_key(&dir.path().join("writer"))],
+    );
     let rt = rt();
     let http = reqwest::Client::new();
     rt.block_on(async {
@@ -636,8 +664,8 @@ fn a_three_node_cluster_loses_a_node_mid_burst_and_nothing_is_lost() {
         assert_eq!(self::head(&http, &replica.base).await, head);
         for query in SAME_ANSWERS {
             assert_eq!(
-                gql(&http, &replica.base, None, query, json!({})).await,
-                gql(&http, &writer.base, None, query, json!({})).await,
+                gql(&http, &replica.base, Some(&replica_token), query, json!({})).await,
+                gql(&http, &writer.base, Some(&token), query, json!({})).await,
                 "{query}"
             );
         }
@@ -678,4 +706,209 @@ fn consume_with_python(url: &str, writer_data: &Path) {
         assert_eq!(words.next(), Some(event.event_type.as_str()), "{line}");
         assert_eq!(words.next(), Some(event.stream.as_str()), "{line}");
     }
+}
+
+/// `/readyz` of a node: its status code and body.
+async fn readyz(http: &reqwest::Client, node: &str) -> (u16, Value) {
+    let r = http.get(format!("{node}/readyz")).send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+/// Polls a node's `status { replication { error } }` until it names `words`, within [`WAIT`].
+async fn wait_for_halt(http: &reqwest::Client, node: &Node, words: &str) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let body = gql(http, &node.base, None, "{ status { replication { error } } }", json!({})).await;
+        if let Some(error) = body["data"]["status"]["replication"]["error"].as_str()
+            && error.contains(words)
+        {
+            return error.to_owned();
+        }
+        assert!(Instant::now() < deadline, "{} never said {words:?}: {body}\n{}", node.base, node.logs());
+        tokio::task::yield_now().await;
+    }
+}
+
+#[test]
+fn a_forged_event_with_a_valid_chain_stops_the_replica_and_is_never_served() {
+    let Some(bin) = nats_server() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let nats = Nats::start(bin, &dir.path().join("nats"), &[]);
+    let _writer = Node::start(
+        &dir.path().join("writer"),
+        &["--fixtures".into(), fixtures(), "--publish".into(), nats.url()],
+    );
+    let replica = Node::start(
+        &dir.path().join("replica"),
+        &["--follow".into(), nats.url(), "--writer-key".into(), writer_key(&dir.path().join("writer"))],
+    );
+    let rt = rt();
+    let http = reqwest::Client::new();
+    rt.block_on(async {
+        reach(&http, &replica, 339).await;
+        // A forger with access to the stream appends the next event: the right position, the
+        // right previous hash, a checksum that matches its fields; only the signature is not
+        // the writer's.
+        let client = async_nats::connect(nats.url()).await.unwrap();
+        let js = async_nats::jetstream::new(client);
+        let stream = js.get_stream("MORGUE").await.unwrap();
+        let last = stream.get_raw_message(339).await.unwrap();
+        let line: morgue::transfer::Line = serde_json::from_slice(&last.payload).unwrap();
+        let previous = morgue::transfer::restored(&line).unwrap().event;
+        let author = morgue::domain::AuthorId::generate();
+        let mut forged = previous.clone();
+        forged.position = morgue::Position(340);
+        forged.stream = format!("author-{author}");
+        forged.version = 1;
+        forged.event_type = "AuthorRegistered".into();
+        forged.schema_version = 1;
+        forged.payload = br#"{"name":"Forgedname Quarrelsome"}"#.to_vec();
+        forged.recorded_at = previous.recorded_at + chrono::Duration::seconds(1);
+        forged.effective_at = forged.recorded_at;
+        forged.actor = Some("forger".into());
+        forged.idempotency_key = None;
+        forged.prev_hash = previous.checksum;
+        forged.checksum = morgue::store::codec::checksum_of(&forged);
+        let message = async_nats::jetstream::message::PublishMessage::build()
+            .payload(serde_json::to_vec(&morgue::transfer::Line::of(&forged)).unwrap().into())
+            .message_id("340")
+            .expected_last_sequence(339)
+            .header(morgue::replicate::trust::H_SIGNATURE, "00".repeat(64).as_str());
+        js.send_publish(format!("morgue.author.{author}"), message).await.unwrap().await.unwrap();
+
+        let reason = wait_for_halt(&http, &replica, "not signed by the writer's key").await;
+        assert!(reason.contains("340"), "{reason}");
+        let (status, body) = readyz(&http, &replica.base).await;
+        assert_eq!(status, 503, "{body}");
+        assert!(body.to_string().contains("not signed"), "{body}");
+        assert_eq!(head(&http, &replica.base).await, 339, "the forged event is not in the replica's log");
+        let found = gql(&http, &replica.base, None, "{ search(query: \"Quarrelsome\") { totalCount } authors(first: 100) { edges { node { name } } } }", json!({})).await;
+        assert!(!found.to_string().contains("Forgedname"), "{found}");
+    });
+    let mut replica = replica;
+    replica.kill();
+    verify(&replica.data);
+}
+
+#[test]
+fn a_writer_restored_from_an_old_backup_refuses_writes_instead_of_forking_the_feed() {
+    let Some(bin) = nats_server() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let nats = Nats::start(bin, &dir.path().join("nats"), &[]);
+    let old = dir.path().join("old");
+    let token = editor_token(&dir.path().join("writer"));
+    let mut writer = Node::start(
+        &dir.path().join("writer"),
+        &["--fixtures".into(), fixtures(), "--publish".into(), nats.url()],
+    );
+    let rt = rt();
+    let http = reqwest::Client::new();
+    let head = rt.block_on(async {
+        reach(&http, &writer, 339).await;
+        let backup = Command::new(env!("CARGO_BIN_EXE_morgue"))
+            .args(["backup", "--out"])
+            .arg(&old)
+            .env("MORGUE_DATA", &writer.data)
+            .output()
+            .unwrap();
+        assert!(backup.status.success(), "{backup:?}");
+        burst(&http, &writer.base, &token, 3, "after-backup").await;
+        let head = head(&http, &writer.base).await;
+        // Wait until the stream holds everything, so the backup is behind it.
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let body =
+                gql(&http, &writer.base, None, "{ status { replication { position } } }", json!({})).await;
+            if body["data"]["status"]["replication"]["position"] == head.to_string() {
+                break head;
+            }
+            assert!(Instant::now() < deadline, "the writer never published its head: {body}");
+            tokio::task::yield_now().await;
+        }
+    });
+    writer.kill();
+    let restored = Node::start(&old, &["--fixtures".into(), "none".into(), "--publish".into(), nats.url()]);
+    rt.block_on(async {
+        let reason = wait_for_halt(&http, &restored, "refuses writes").await;
+        assert!(reason.contains(&head.to_string()), "{reason}");
+        let (status, body) = readyz(&http, &restored.base).await;
+        assert_eq!(status, 503, "{body}");
+        let before = self::head(&http, &restored.base).await;
+        assert_eq!(before, 339);
+        let body = gql(
+            &http,
+            &restored.base,
+            Some(&token),
+            "mutation { registerAuthor(input: {name: \"Late\"}) { position } }",
+            json!({}),
+        )
+        .await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "READ_ONLY", "{body}");
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains("refuses writes"), "{body}");
+        assert_eq!(self::head(&http, &restored.base).await, before, "nothing was appended");
+    });
+}
+
+#[test]
+fn nats_credentials_are_used_and_never_shown() {
+    let Some(bin) = nats_server() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "s3cret-pass-word";
+    let nats = Nats::start(
+        bin,
+        &dir.path().join("nats"),
+        &["--user".into(), "alice".into(), "--pass".into(), secret.into()],
+    );
+    let with_url = nats.url().replace("nats://", &format!("nats://alice:{secret}@"));
+    let writer = Node::start(
+        &dir.path().join("writer"),
+        &[
+            "--fixtures".into(),
+            fixtures(),
+            "--publish".into(),
+            nats.url(),
+            "--nats-user".into(),
+            "alice".into(),
+            "--nats-password".into(),
+            secret.into(),
+        ],
+    );
+    // Credentials in the URL work too, and are hidden the same way.
+    let replica = Node::start(
+        &dir.path().join("replica"),
+        &["--follow".into(), with_url, "--writer-key".into(), writer_key(&dir.path().join("writer"))],
+    );
+    // Without credentials, the server refuses, and the error shows no secret either.
+    let stranger = Node::start(
+        &dir.path().join("stranger"),
+        &["--follow".into(), nats.url(), "--writer-key".into(), writer_key(&dir.path().join("writer"))],
+    );
+    let rt = rt();
+    let http = reqwest::Client::new();
+    rt.block_on(async {
+        reach(&http, &replica, 339).await;
+        let _ = wait_for_halt(&http, &stranger, "").await;
+        for node in [&writer, &replica, &stranger] {
+            let status = gql(
+                &http,
+                &node.base,
+                None,
+                "{ status { replication { target connected error } } }",
+                json!({}),
+            )
+            .await;
+            let (_, ready) = readyz(&http, &node.base).await;
+            for text in [status.to_string(), ready.to_string(), node.logs()] {
+                assert!(!text.contains(secret), "{} shows the password: {text}", node.base);
+            }
+        }
+        let status =
+            gql(&http, &replica.base, None, "{ status { replication { target connected } } }", json!({}))
+                .await;
+        assert_eq!(status["data"]["status"]["replication"]["connected"], true, "{status}");
+        assert!(
+            status["data"]["status"]["replication"]["target"].as_str().unwrap().contains("***@"),
+            "{status}"
+        );
+    });
 }

@@ -216,3 +216,38 @@ fn the_served_schema_covers_the_public_contract() {
     problems.sort();
     assert!(problems.is_empty(), "the served schema breaks the contract:\n{}", problems.join("\n"));
 }
+
+/// graphql-js itself (installed by `.ci/run` into `tests/js`) loads the schema from a running
+/// node with its standard introspection query, every option on, and builds a valid client
+/// schema holding every type the node serves.
+#[test]
+fn graphql_js_loads_the_schema_by_introspection() {
+    let js = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js");
+    if !js.join("node_modules/graphql").exists() {
+        assert!(std::env::var_os("CI").is_none(), "CI must install graphql-js: npm ci --prefix tests/js");
+        eprintln!("skipped: graphql-js is not installed (npm ci --prefix tests/js)");
+        return;
+    }
+    let server = crate::server::Server::with_fixtures();
+    let out = std::process::Command::new("node")
+        .arg(js.join("introspect.mjs"))
+        .arg(format!("{}/graphql", server.base))
+        .output()
+        .expect("node runs");
+    assert!(out.status.success(), "graphql-js refused the schema: {}", String::from_utf8_lossy(&out.stderr));
+    let loaded: HashSet<String> = serde_json::from_slice(&out.stdout).expect("a JSON array of type names");
+    let names = |doc: async_graphql::parser::types::ServiceDocument| -> HashSet<String> {
+        doc.definitions
+            .into_iter()
+            .filter_map(|d| match d {
+                TypeSystemDefinition::Type(t) => Some(t.node.name.node.to_string()),
+                _ => None,
+            })
+            .collect()
+    };
+    let served = names(parse_schema(morgue::graphql::sdl()).unwrap());
+    let missing: Vec<_> =
+        served.iter().filter(|n| !loaded.contains(*n) && !BUILT_IN_SCALARS.contains(&n.as_str())).collect();
+    assert!(missing.is_empty(), "graphql-js did not load {missing:?}");
+    assert!(loaded.contains("Query") && loaded.contains("Article") && loaded.contains("Subscription"));
+}

@@ -10,9 +10,10 @@ use morgue::domain::{AuthorCommand, AuthorId, Command};
 
 use crate::server::Server;
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub(crate) type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(s: &Server) -> Ws {
+pub(crate) async fn connect(s: &Server) -> Ws {
     let mut request =
         format!("{}/graphql/ws", s.base.replace("http://", "ws://")).into_client_request().unwrap();
     request.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
@@ -21,11 +22,11 @@ async fn connect(s: &Server) -> Ws {
     ws
 }
 
-async fn send(ws: &mut Ws, v: Value) {
+pub(crate) async fn send(ws: &mut Ws, v: Value) {
     ws.send(Message::Text(v.to_string().into())).await.unwrap();
 }
 
-async fn next_json(ws: &mut Ws) -> Value {
+pub(crate) async fn next_json(ws: &mut Ws) -> Value {
     loop {
         match ws.next().await.expect("the server closed").unwrap() {
             Message::Text(t) => return serde_json::from_str(&t).unwrap(),
@@ -35,7 +36,7 @@ async fn next_json(ws: &mut Ws) -> Value {
     }
 }
 
-async fn close_code(ws: &mut Ws) -> u16 {
+pub(crate) async fn close_code(ws: &mut Ws) -> u16 {
     loop {
         match ws.next().await {
             Some(Ok(Message::Close(Some(frame)))) => return frame.code.into(),
@@ -64,7 +65,8 @@ fn catch_up_then_live_with_no_gap_and_no_duplicate() {
     std::thread::scope(|scope| {
         let received = s.rt.block_on(async {
             let mut ws = connect(&s).await;
-            send(&mut ws, json!({"type": "connection_init"})).await;
+            // The log is staff's: the socket carries an editor's token.
+            send(&mut ws, json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {}", s.editor)}})).await;
             assert_eq!(next_json(&mut ws).await["type"], "connection_ack");
             send(
                 &mut ws,
@@ -109,9 +111,9 @@ fn protocol_violations_close_with_the_protocol_s_codes() {
         next_json(&mut ws).await;
         send(&mut ws, json!({"type": "connection_init"})).await;
         assert_eq!(close_code(&mut ws).await, 4429);
-        // A subscription id already in use: 4409.
+        // A subscription id already in use: 4409 (a staff socket, so the first one runs on).
         let mut ws = connect(&s).await;
-        send(&mut ws, json!({"type": "connection_init"})).await;
+        send(&mut ws, json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {}", s.editor)}})).await;
         next_json(&mut ws).await;
         send(&mut ws, sub.clone()).await;
         send(&mut ws, sub).await;

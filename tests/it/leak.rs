@@ -1,0 +1,225 @@
+//! The leak suite: words that were only ever in a draft, in a revision made before
+//! publication, in a draft-era note, and the editor's token name, must come back on no path a
+//! reader without a token can take: GraphQL, the web pages and the WebSocket, now and at every
+//! instant and basis.
+
+use serde_json::{Value, json};
+
+use crate::server::Server;
+use crate::subscription::{connect, next_json, send};
+
+/// Words that never were public.
+const SECRETS: [&str; 4] = ["zanzibarquokka", "quixoticwombat", "notewordxyzzy", "night-desk"];
+
+fn assert_clean(what: &str, text: &str) {
+    for secret in SECRETS {
+        assert!(!text.contains(secret), "{what} shows {secret:?}: {text}");
+    }
+}
+
+struct Story {
+    id: String,
+    slug: String,
+    author: String,
+    /// Positions of the draft-era events, and of the publication.
+    draft_positions: Vec<u64>,
+    published_position: u64,
+    version: u64,
+}
+
+/// A story drafted with a secret, revised before publication with another secret and a secret
+/// note, cleaned, then published and revised in public.
+fn secret_story(s: &Server) -> Story {
+    let ed = Some(s.editor.as_str());
+    let author = s.ok(
+        ed,
+        "mutation { registerAuthor(input: {name: \"Ada Harbourmaster\"}) { author { id } } }",
+        json!({}),
+    )["registerAuthor"]["author"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let drafted = s.ok(
+        ed,
+        "mutation($b: String!) { draftArticle(input: {headline: \"Harbour ice breaks early\", body: $b, section: \"city\", tags: [\"harbour\"]}) { article { id slug } position } }",
+        json!({"b": "The ice broke near zanzibarquokka wharf."}),
+    )["draftArticle"]
+        .clone();
+    let id = drafted["article"]["id"].as_str().unwrap().to_owned();
+    let slug = drafted["article"]["slug"].as_str().unwrap().to_owned();
+    let mut draft_positions = vec![drafted["position"].as_str().unwrap().parse().unwrap()];
+    let write = |query: &str, vars: Value| -> u64 {
+        let data = s.ok(ed, query, vars);
+        let field = data.as_object().unwrap().values().next().unwrap().clone();
+        field["position"].as_str().unwrap().parse().unwrap()
+    };
+    draft_positions.push(write(
+        "mutation($id: ID!) { reviseArticle(input: {id: $id, body: \"Seen by quixoticwombat at dawn.\", note: \"notewordxyzzy\"}) { position } }",
+        json!({"id": id}),
+    ));
+    draft_positions.push(write(
+        "mutation($id: ID!, $a: ID!) { addByline(input: {articleId: $id, authorId: $a}) { position } }",
+        json!({"id": id, "a": author}),
+    ));
+    draft_positions.push(write(
+        "mutation($id: ID!) { reviseArticle(input: {id: $id, body: \"The harbour ice broke on Tuesday.\"}) { position } }",
+        json!({"id": id}),
+    ));
+    let published_position =
+        write("mutation($id: ID!) { publishArticle(input: {id: $id}) { position } }", json!({"id": id}));
+    write(
+        "mutation($id: ID!) { reviseArticle(input: {id: $id, body: \"The harbour ice broke on Tuesday, a week early.\", note: \"date\"}) { position } }",
+        json!({"id": id}),
+    );
+    let version = draft_positions.len() as u64 + 2;
+    s.archive.projections().unwrap().catch_up(std::time::Duration::from_secs(30)).unwrap();
+    Story { id, slug, author, draft_positions, published_position, version }
+}
+
+fn get(s: &Server, path: &str) -> (u16, String) {
+    s.rt.block_on(async {
+        let r = s.http.get(format!("{}{path}", s.base)).send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    })
+}
+
+#[test]
+fn no_reader_path_shows_a_word_that_was_never_public() {
+    let s = Server::start();
+    let story = secret_story(&s);
+    let last_draft = *story.draft_positions.last().unwrap();
+    let bases: Vec<Option<u64>> = story
+        .draft_positions
+        .iter()
+        .copied()
+        .chain([story.published_position, story.published_position + 1])
+        .map(Some)
+        .chain([None])
+        .collect();
+    let instants = [None, Some("1900-01-01"), Some("2999-01-01")];
+
+    for basis in &bases {
+        for as_of in instants {
+            let vars = json!({"id": story.id, "slug": story.slug, "author": story.author,
+                "basis": basis.map(|b| b.to_string()), "asOf": as_of});
+            let queries = [
+                "query($slug: String!, $basis: Position, $asOf: DateTime) { article(slug: $slug, basis: $basis, asOf: $asOf) { headline body status version bylines { name } revisions { version eventType note actor changedFields } } }",
+                "query($id: ID!, $basis: Position, $asOf: DateTime) { article(id: $id, basis: $basis, asOf: $asOf) { body revisions { note actor } } }",
+                "query($basis: Position, $asOf: DateTime) { articles(basis: $basis, asOf: $asOf) { totalCount edges { node { headline body } } } }",
+                "query($basis: Position, $asOf: DateTime) { a: search(query: \"zanzibarquokka\", basis: $basis, asOf: $asOf) { totalCount hits { snippets { html } } facets { sections { value count } } }
+                    b: search(query: \"quixoticwombat OR notewordxyzzy\", basis: $basis, asOf: $asOf) { totalCount }
+                    c: search(query: \"harbour\", basis: $basis, asOf: $asOf) { totalCount hits { article { body } snippets { field html } } facets { years { value } authors { value } } } }",
+                "query($basis: Position, $asOf: DateTime) { timeline(query: \"zanzibarquokka\", bucket: YEAR, basis: $basis, asOf: $asOf) { start count } }",
+                "query($author: ID!, $basis: Position, $asOf: DateTime) { author(id: $author, basis: $basis, asOf: $asOf) { name history { actor note } articles { edges { node { body revisions { note actor } } } } } }",
+                "query($basis: Position, $asOf: DateTime) { authors(basis: $basis, asOf: $asOf) { edges { node { name history { actor } } } } }",
+                "{ status { head projectors { name checkpoint lag error } role replication { target error } } }",
+            ];
+            for query in queries {
+                let (status, body) = s.post(None, query, vars.clone());
+                assert_eq!(status, 200, "{query}: {body}");
+                assert!(body.get("errors").is_none(), "{query}: {body}");
+                assert_clean(query, &body.to_string());
+            }
+            // Diffs reach no draft-era version: asking for one is NOT_FOUND, and the public
+            // versions' diffs hold only public words.
+            let diff = "query($slug: String!, $basis: Position, $asOf: DateTime, $from: Int!, $to: Int!) { article(slug: $slug, basis: $basis, asOf: $asOf) { diff(fromVersion: $from, toVersion: $to) { fields { hunks { text } } } } }";
+            for from in 1..=story.version as i64 {
+                for to in from..=story.version as i64 {
+                    let mut v = vars.clone();
+                    v["from"] = json!(from);
+                    v["to"] = json!(to);
+                    let (_, body) = s.post(None, diff, v);
+                    assert_clean("diff", &body.to_string());
+                    if from < 5 && body["data"]["article"].is_object() {
+                        assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND", "{body}");
+                    }
+                }
+            }
+        }
+    }
+
+    // The secret words are really in the log: staff see them, so the checks above could fail.
+    let staff = s.ok(
+        Some(&s.editor),
+        "query($slug: String!, $basis: Position) { article(slug: $slug, basis: $basis) { body revisions { note actor } } }",
+        json!({"slug": story.slug, "basis": story.draft_positions[1].to_string()}),
+    );
+    let staff = staff.to_string();
+    assert!(
+        staff.contains("quixoticwombat") && staff.contains("notewordxyzzy") && staff.contains("night-desk")
+    );
+
+    // The raw log is for staff.
+    let (_, body) = s.post(None, "{ events { edges { node { type actor payload } } } }", json!({}));
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{body}");
+    assert_clean("events", &body.to_string());
+    let staff_events = s.ok(Some(&s.editor), "{ events { edges { node { actor payload } } } }", json!({}));
+    assert!(staff_events.to_string().contains("zanzibarquokka"));
+
+    // Every web page, at every basis and instant.
+    for basis in &bases {
+        for as_of in instants {
+            let mut time = String::new();
+            if let Some(b) = basis {
+                time.push_str(&format!("&basis={b}"));
+            }
+            if let Some(t) = as_of {
+                time.push_str(&format!("&asOf={t}"));
+            }
+            // A search for a secret echoes the reader's own words: it must find nothing.
+            for path in [format!("/?q=zanzibarquokka{time}"), format!("/?q=quixoticwombat&sort=date{time}")] {
+                let (status, body) = get(&s, &path);
+                assert_eq!(status, 200, "{path}");
+                assert!(body.contains("0 articles for"), "{path}: {body}");
+            }
+            let (_, body) = get(&s, &format!("/timeline?q=notewordxyzzy{time}"));
+            assert!(body.contains("No published article matches"), "{body}");
+            let mut paths = vec![
+                format!("/?q=harbour{time}"),
+                format!("/?q=harbour&sort=date{time}"),
+                format!("/?{time}"),
+                format!("/articles/{}?{time}", story.slug),
+                format!("/authors/{}?{time}", story.author),
+                format!("/timeline?bucket=month{time}"),
+            ];
+            for from in 1..=story.version {
+                for to in from..=story.version {
+                    paths.push(format!("/articles/{}/history?from={from}&to={to}{time}", story.slug));
+                }
+            }
+            for path in paths {
+                let (status, body) = get(&s, &path);
+                assert!(status == 200 || status == 404, "{path}: {status}");
+                assert_clean(&path, &body);
+            }
+        }
+    }
+    let (_, history) = get(&s, &format!("/articles/{}/history", story.slug));
+    assert!(history.contains("a week early"), "the public history is shown");
+    assert!(last_draft < story.published_position);
+
+    // The WebSocket: anonymous subscriptions to the log are refused, with no event sent.
+    s.rt.block_on(async {
+        let mut ws = connect(&s).await;
+        send(&mut ws, json!({"type": "connection_init"})).await;
+        assert_eq!(next_json(&mut ws).await["type"], "connection_ack");
+        send(&mut ws, json!({"id": "1", "type": "subscribe", "payload": {"query": "subscription { events { type actor payload } }"}})).await;
+        let answer = next_json(&mut ws).await;
+        // A field error of the subscription: `next` with `errors` and no data, then the end.
+        assert_eq!(answer["type"], "next", "{answer}");
+        assert_eq!(answer["payload"]["data"], Value::Null, "{answer}");
+        assert_eq!(answer["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{answer}");
+        assert_clean("subscription", &answer.to_string());
+        // Reads over the socket follow the same rule.
+        send(&mut ws, json!({"id": "2", "type": "subscribe", "payload": {"query": "query($s: String!) { article(slug: $s) { body revisions { note actor } } }", "variables": {"s": story.slug}}})).await;
+        let answer = loop {
+            let message = next_json(&mut ws).await;
+            assert_clean("the socket", &message.to_string());
+            if message["id"] == "2" {
+                break message;
+            }
+        };
+        assert_eq!(answer["type"], "next", "{answer}");
+        assert_clean("query over the socket", &answer.to_string());
+    });
+}
