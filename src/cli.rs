@@ -193,6 +193,8 @@ impl ReplicationArgs {
 
 /// The commands.
 #[derive(Debug, Subcommand)]
+// Parsed once per process: the size of the largest variant (serve's settings) costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Commands {
     /// Serve the archive: GraphQL at /graphql, GraphiQL at /graphiql, health at /healthz and
     /// /readyz, metrics at /metrics. An empty archive is first filled with the fixtures.
