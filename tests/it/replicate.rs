@@ -819,7 +819,8 @@ fn a_writer_restored_from_an_old_backup_refuses_writes_instead_of_forking_the_fe
         loop {
             let body =
                 gql(&http, &writer.base, None, "{ status { replication { position } } }", json!({})).await;
-            if body["data"]["status"]["replication"]["position"] == head.to_string() {
+            let published = body["data"]["status"]["replication"]["position"].as_str();
+            if published.and_then(|p| p.parse::<u64>().ok()) == Some(head) {
                 break head;
             }
             assert!(Instant::now() < deadline, "the writer never published its head: {body}");
