@@ -97,6 +97,11 @@ impl Server {
             .to_owned()
     }
 
+    /// The data directory (its `tokens.json` is the server's).
+    pub fn data(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub fn head(&self) -> u64 {
         self.archive.store().head().get()
     }

@@ -129,3 +129,83 @@ fn protocol_violations_close_with_the_protocol_s_codes() {
         assert_eq!((msg["type"].as_str(), msg["id"].as_str()), (Some("error"), Some("b")), "{msg}");
     });
 }
+
+/// The socket's bounds: message size, operations per socket, the token checked on every
+/// operation and event, and queries and mutations over the socket answered like over HTTP.
+#[test]
+fn the_socket_is_bounded_and_its_token_is_checked_on_every_operation() {
+    let s = Server::start();
+    let bearer = format!("Bearer {}", s.editor);
+    s.rt.block_on(async {
+        // A message over 2 MiB ends the socket; the node goes on.
+        let mut ws = connect(&s).await;
+        send(&mut ws, json!({"type": "connection_init", "payload": {"authorization": bearer}})).await;
+        assert_eq!(next_json(&mut ws).await["type"], "connection_ack");
+        let huge = json!({"id": "x", "type": "subscribe", "payload": {"query": "x".repeat(3 << 20)}});
+        let _ = ws.send(Message::Text(huge.to_string().into())).await;
+        let ended = loop {
+            match ws.next().await {
+                None | Some(Err(_)) => break None,
+                Some(Ok(Message::Close(frame))) => break frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+            }
+        };
+        assert!(ended.is_none_or(|code| code == 1009), "closed with {ended:?}");
+
+        // 32 operations at once on one socket; the 33rd is refused with LIMIT.
+        let mut ws = connect(&s).await;
+        send(&mut ws, json!({"type": "connection_init", "payload": {"authorization": bearer}})).await;
+        assert_eq!(next_json(&mut ws).await["type"], "connection_ack");
+        let head = s.head().to_string();
+        for i in 0..32 {
+            let q = format!("subscription {{ events(after: \"{head}\") {{ position }} }}");
+            send(&mut ws, json!({"id": i.to_string(), "type": "subscribe", "payload": {"query": q}})).await;
+        }
+        send(&mut ws, json!({"id": "33", "type": "subscribe", "payload": {"query": "{ status { head } }"}})).await;
+        let refused = next_json(&mut ws).await;
+        assert_eq!((refused["id"].as_str(), refused["type"].as_str()), (Some("33"), Some("error")), "{refused}");
+        assert_eq!(refused["payload"][0]["extensions"]["code"], "LIMIT", "{refused}");
+        // Completing one makes room.
+        send(&mut ws, json!({"id": "0", "type": "complete"})).await;
+        send(&mut ws, json!({"id": "34", "type": "subscribe", "payload": {"query": "{ status { head } }"}})).await;
+        let answer = next_json(&mut ws).await;
+        assert_eq!((answer["id"].as_str(), answer["type"].as_str()), (Some("34"), Some("next")), "{answer}");
+
+        // A mutation over the socket is answered once, then completed.
+        send(&mut ws, json!({"id": "m", "type": "subscribe", "payload": {"query": "mutation { registerAuthor(input: {name: \"Socket Writer\"}) { position } }"}})).await;
+        // Its answer, then `complete`; meanwhile the running subscriptions see its event.
+        let mut mine = Vec::new();
+        loop {
+            let m = next_json(&mut ws).await;
+            if m["id"] == "m" {
+                let done = m["type"] == "complete";
+                mine.push(m);
+                if done {
+                    break;
+                }
+            } else if m["id"] != "34" {
+                assert_eq!(m["type"], "next", "{m}");
+            }
+        }
+        assert_eq!(mine.len(), 2, "{mine:?}");
+        assert!(mine[0]["payload"]["data"]["registerAuthor"]["position"].is_string(), "{mine:?}");
+
+        // Revoked while the socket is open: the next event closes it with 4403.
+        morgue::auth::Tokens::load(s.data()).unwrap().revoke("night-desk").unwrap();
+        let command = Command::Author(AuthorId::generate(), AuthorCommand::Register { name: "After".into(), bio: None });
+        s.archive.execute(Some("test"), command, WriteOptions::default()).await.unwrap();
+        assert_eq!(close_code(&mut ws).await, 4403);
+
+        // And a new operation on a socket whose token was revoked is refused the same way.
+        let editor = morgue::auth::Tokens::load(s.data()).unwrap().create("late-desk", morgue::graphql::Role::Editor).unwrap();
+        let mut ws = connect(&s).await;
+        send(&mut ws, json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {editor}")}})).await;
+        assert_eq!(next_json(&mut ws).await["type"], "connection_ack");
+        morgue::auth::Tokens::load(s.data()).unwrap().revoke("late-desk").unwrap();
+        send(&mut ws, json!({"id": "1", "type": "subscribe", "payload": {"query": "{ status { head } }"}})).await;
+        assert_eq!(close_code(&mut ws).await, 4403);
+    });
+    // The node is still serving.
+    let (status, _) = s.post(None, "{ status { head } }", json!({}));
+    assert_eq!(status, 200);
+}
