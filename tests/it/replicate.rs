@@ -913,3 +913,125 @@ fn nats_credentials_are_used_and_never_shown() {
         );
     });
 }
+
+/// Makes a CA, a server certificate for 127.0.0.1 and a client certificate with openssl, in
+/// `dir`; `None` (the test skips) where openssl is missing.
+fn certificates(dir: &Path) -> Option<()> {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).current_dir(dir).output().ok()?;
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        Some(())
+    };
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+    for name in ["ca", "server", "client"] {
+        run(&[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            &format!("{name}-key.pem"),
+        ])?;
+    }
+    run(&[
+        "req",
+        "-x509",
+        "-new",
+        "-key",
+        "ca-key.pem",
+        "-subj",
+        "/CN=morgue test CA",
+        "-days",
+        "2",
+        "-out",
+        "ca.pem",
+    ])?;
+    for name in ["server", "client"] {
+        run(&[
+            "req",
+            "-new",
+            "-key",
+            &format!("{name}-key.pem"),
+            "-subj",
+            &format!("/CN={name}"),
+            "-out",
+            &format!("{name}.csr"),
+        ])?;
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca-key.pem",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &format!("{name}.ext"),
+            "-out",
+            &format!("{name}.pem"),
+        ])?;
+    }
+    Some(())
+}
+
+#[test]
+fn the_feed_runs_over_mutual_tls() {
+    let Some(bin) = nats_server() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    if certificates(&certs).is_none() {
+        assert!(std::env::var_os("CI").is_none(), "CI needs openssl for the TLS test");
+        eprintln!("skipping: openssl is not installed");
+        return;
+    }
+    let file = |name: &str| certs.join(name).display().to_string();
+    let tls_server = [
+        "--tls".to_owned(),
+        "--tlscert".into(),
+        file("server.pem"),
+        "--tlskey".into(),
+        file("server-key.pem"),
+        "--tlsverify".into(),
+        "--tlscacert".into(),
+        file("ca.pem"),
+    ];
+    let nats = Nats::start(bin, &dir.path().join("nats"), &tls_server);
+    let url = nats.url().replace("nats://", "tls://");
+    let tls_client = |args: &mut Vec<String>| {
+        args.extend([
+            "--nats-ca".into(),
+            file("ca.pem"),
+            "--nats-cert".into(),
+            file("client.pem"),
+            "--nats-key".into(),
+            file("client-key.pem"),
+        ]);
+    };
+    let mut writer_args = vec!["--fixtures".into(), fixtures(), "--publish".into(), url.clone()];
+    tls_client(&mut writer_args);
+    let writer = Node::start(&dir.path().join("writer"), &writer_args);
+    let key = writer_key(&dir.path().join("writer"));
+    let mut replica_args = vec!["--follow".into(), url.clone(), "--writer-key".into(), key.clone()];
+    tls_client(&mut replica_args);
+    let replica = Node::start(&dir.path().join("replica"), &replica_args);
+    // Trusting the CA but without a client certificate: the server refuses.
+    let stranger = Node::start(
+        &dir.path().join("stranger"),
+        &["--follow".into(), url, "--writer-key".into(), key, "--nats-ca".into(), file("ca.pem")],
+    );
+    let rt = rt();
+    let http = reqwest::Client::new();
+    rt.block_on(async {
+        reach(&http, &replica, 339).await;
+        assert_eq!(head(&http, &replica.base).await, head(&http, &writer.base).await);
+        let _ = wait_for_halt(&http, &stranger, "").await;
+        assert_eq!(head(&http, &stranger.base).await, 0, "no client certificate, no feed");
+    });
+}
