@@ -290,3 +290,57 @@ fn a_backup_of_a_live_store_is_consistent() {
     assert_eq!(report.head, head);
     assert!(store.backup(&out.path().join("log")).is_err(), "a backup never overwrites");
 }
+
+/// Requests with keys and names LMDB could not hold, sent at once with honest ones so the
+/// writer batches them into the same commits: each hostile one is refused on its own
+/// (BAD_INPUT), and every honest one is written.
+#[test]
+fn a_hostile_request_never_fails_the_honest_ones_batched_with_it() {
+    let (_dir, store) = temp_store();
+    let hostile = |i: u64| -> AppendRequest {
+        let mut r = AppendRequest::new(
+            format!("author-01J00000000000000000001{i:03}"),
+            ExpectedVersion::NoStream,
+            vec![proposed(&registered("h"))],
+        );
+        match i % 4 {
+            0 => r.idempotency_key = Some("k".repeat(600)),
+            1 => r.idempotency_key = Some(String::new()),
+            2 => r.claims = vec![Claim { namespace: "slug".into(), value: "s".repeat(600) }],
+            _ => r.stream = "a".repeat(600),
+        }
+        r
+    };
+    let results: Vec<(bool, Result<store::Appended, store::Error>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..64u64)
+            .map(|i| {
+                let store = store.clone();
+                s.spawn(move || {
+                    if i % 2 == 0 {
+                        (false, store.append(hostile(i / 2)))
+                    } else {
+                        let stream = format!("author-01J00000000000000000002{i:03}");
+                        let request = AppendRequest::new(
+                            stream,
+                            ExpectedVersion::NoStream,
+                            vec![proposed(&registered("ok"))],
+                        );
+                        (true, store.append(request))
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (honest, result) in results {
+        match (honest, result) {
+            (true, Ok(_)) => {}
+            (false, Err(e @ store::Error::Invalid(_))) => {
+                assert_eq!(morgue::Error::from(e).code(), "BAD_INPUT")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(store.head(), Position(32), "every honest request, and only those, was written");
+    assert!(store::verify(&store.reader().unwrap(), |_| {}).unwrap().is_ok());
+}
