@@ -49,6 +49,42 @@ impl DataArgs {
     }
 }
 
+/// A projector, as `--which` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProjectorArg {
+    /// The views that answer reads.
+    Views,
+    /// The full-text index.
+    Search,
+}
+
+impl From<ProjectorArg> for Which {
+    fn from(p: ProjectorArg) -> Which {
+        match p {
+            ProjectorArg::Views => Which::Views,
+            ProjectorArg::Search => Which::Search,
+        }
+    }
+}
+
+/// A token's role, as `--role` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum RoleArg {
+    /// All mutations; sees drafts.
+    Editor,
+    /// Editor plus operations.
+    Admin,
+}
+
+impl From<RoleArg> for crate::graphql::Role {
+    fn from(r: RoleArg) -> crate::graphql::Role {
+        match r {
+            RoleArg::Editor => crate::graphql::Role::Editor,
+            RoleArg::Admin => crate::graphql::Role::Admin,
+        }
+    }
+}
+
 /// The writer's signing key's file in its data directory.
 pub const WRITER_KEY_FILE: &str = "writer.nkey";
 
@@ -248,7 +284,7 @@ pub enum Commands {
         data: DataArgs,
         /// Which projector; both when absent (views first: search is built from them).
         #[arg(long, value_enum)]
-        which: Option<Which>,
+        which: Option<ProjectorArg>,
     },
     /// Import JSON Lines into the log: a `morgue export` (restored verbatim, hash chain
     /// included) or authored events (checked like editors' commands and appended). Bad input
@@ -347,8 +383,8 @@ pub enum TokenCommand {
         #[arg(long)]
         name: String,
         /// `editor` (all mutations, sees drafts) or `admin` (editor plus operations).
-        #[arg(long, value_enum, default_value_t = crate::graphql::Role::Editor)]
-        role: crate::graphql::Role,
+        #[arg(long, value_enum, default_value_t = RoleArg::Editor)]
+        role: RoleArg,
     },
     /// List tokens (names, roles, dates; never secrets).
     List {
@@ -538,6 +574,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let tokens = crate::auth::Tokens::load(&command.data().data)?;
             match command {
                 TokenCommand::Create { name, role, .. } => {
+                    let role = crate::graphql::Role::from(role);
                     let secret = tokens.create(&name, role)?;
                     eprintln!("created a {role:?} token named {name:?}; it is shown once, keep it:");
                     println!("{secret}");
@@ -560,7 +597,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let projections = crate::project::Projections::open(store.clone(), &data.data, data.map_size)?;
             projections.set_batch(data.projector_batch);
             // The views first: the search index is built from them.
-            let order: Vec<Which> = match which {
+            let order: Vec<Which> = match which.map(Which::from) {
                 Some(w) => vec![w],
                 None => vec![Which::Views, Which::Search],
             };

@@ -1,4 +1,6 @@
-//! The crate's error, and the one table from error to the machine-readable code clients see.
+//! The crate's error, and the one table from error to the machine-readable code clients see:
+//! [`Code`], with its HTTP status. GraphQL (`extensions.code`), the HTTP layer and the web
+//! pages all take their codes and statuses from here.
 
 use crate::domain::Rejection;
 use crate::domain::events::DecodeError;
@@ -54,38 +56,117 @@ fn writer_note(writer: &Option<String>) -> String {
     writer.as_ref().map(|w| format!(" at {w}")).unwrap_or_default()
 }
 
+/// The machine-readable error codes clients see (`extensions.code`), each with the HTTP status
+/// a page or a request-level error answers with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Code {
+    /// The input is malformed or outside what the field accepts.
+    BadInput,
+    /// The request is over one of the node's limits.
+    Limit,
+    /// What was asked for does not exist.
+    NotFound,
+    /// The write lost to another (a version, a slug, an idempotency key).
+    Conflict,
+    /// The projectors have not reached the position asked for in time.
+    Stale,
+    /// This node takes no writes (a replica, or a writer that parted from its stream).
+    ReadOnly,
+    /// A token is needed, or the one given is unknown or revoked.
+    Unauthenticated,
+    /// The token's role does not allow it.
+    Forbidden,
+    /// Our fault; logged, not described.
+    Internal,
+}
+
+impl Code {
+    /// Every code, for tables and tests.
+    pub const ALL: [Code; 9] = [
+        Code::BadInput,
+        Code::Limit,
+        Code::NotFound,
+        Code::Conflict,
+        Code::Stale,
+        Code::ReadOnly,
+        Code::Unauthenticated,
+        Code::Forbidden,
+        Code::Internal,
+    ];
+
+    /// The code as clients read it (`BAD_INPUT`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::BadInput => "BAD_INPUT",
+            Code::Limit => "LIMIT",
+            Code::NotFound => "NOT_FOUND",
+            Code::Conflict => "CONFLICT",
+            Code::Stale => "STALE",
+            Code::ReadOnly => "READ_ONLY",
+            Code::Unauthenticated => "UNAUTHENTICATED",
+            Code::Forbidden => "FORBIDDEN",
+            Code::Internal => "INTERNAL",
+        }
+    }
+
+    /// The HTTP status of a page, or of a request-level error, with this code.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Code::BadInput | Code::Limit => 400,
+            Code::NotFound => 404,
+            Code::Conflict => 409,
+            Code::Stale => 503,
+            Code::ReadOnly | Code::Forbidden => 403,
+            Code::Unauthenticated => 401,
+            Code::Internal => 500,
+        }
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Code {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// A `Result` with the crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// The machine-readable code (`extensions.code` in GraphQL). One exhaustive match, so a new
     /// error forces a decision here.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
             Error::Rejected(r) => match r {
-                Rejection::Invalid { .. } | Rejection::TooLarge { .. } => "BAD_INPUT",
-                Rejection::NotFound { .. } => "NOT_FOUND",
-                Rejection::Conflict(_) => "CONFLICT",
+                Rejection::Invalid { .. } | Rejection::TooLarge { .. } => Code::BadInput,
+                Rejection::NotFound { .. } => Code::NotFound,
+                Rejection::Conflict(_) => Code::Conflict,
             },
             Error::Store(e) => store_code(e),
-            Error::Decode { .. } => "INTERNAL",
+            Error::Decode { .. } => Code::Internal,
             Error::Project(e) => match e {
-                project::Error::Stale { .. } => "STALE",
-                project::Error::BadCursor(_) | project::Error::Query(_) => "BAD_INPUT",
+                project::Error::Stale { .. } => Code::Stale,
+                project::Error::BadCursor(_) | project::Error::Query(_) => Code::BadInput,
                 project::Error::Lmdb(_)
                 | project::Error::Tantivy(_)
                 | project::Error::Io(_)
                 | project::Error::Gap { .. }
                 | project::Error::Event(_)
                 | project::Error::Corrupt(_)
-                | project::Error::Stopped => "INTERNAL",
-                project::Error::Store(_) => "INTERNAL",
+                | project::Error::Stopped => Code::Internal,
+                project::Error::Store(_) => Code::Internal,
             },
-            Error::BadInput(_) => "BAD_INPUT",
-            Error::Limit(_) => "LIMIT",
-            Error::Internal(_) => "INTERNAL",
-            Error::Unauthenticated(_) => "UNAUTHENTICATED",
-            Error::ReadOnly { .. } | Error::Fenced(_) => "READ_ONLY",
+            Error::BadInput(_) => Code::BadInput,
+            Error::Limit(_) => Code::Limit,
+            Error::Internal(_) => Code::Internal,
+            Error::Unauthenticated(_) => Code::Unauthenticated,
+            Error::ReadOnly { .. } | Error::Fenced(_) => Code::ReadOnly,
         }
     }
 
@@ -98,21 +179,21 @@ impl Error {
     }
 }
 
-fn store_code(e: &store::Error) -> &'static str {
+fn store_code(e: &store::Error) -> Code {
     match e {
         store::Error::InBatch { source, .. } => store_code(source),
         store::Error::WrongVersion { .. }
         | store::Error::IdempotencyMismatch { .. }
-        | store::Error::ClaimTaken { .. } => "CONFLICT",
+        | store::Error::ClaimTaken { .. } => Code::Conflict,
         store::Error::EffectiveInFuture { .. }
         | store::Error::EffectiveOutOfOrder { .. }
-        | store::Error::Invalid(_) => "BAD_INPUT",
+        | store::Error::Invalid(_) => Code::BadInput,
         store::Error::Full { .. }
         | store::Error::Corrupt { .. }
         | store::Error::Format { .. }
         | store::Error::WriteFailed(_)
         | store::Error::Lmdb(_)
         | store::Error::Io(_)
-        | store::Error::Closed => "INTERNAL",
+        | store::Error::Closed => Code::Internal,
     }
 }

@@ -49,7 +49,6 @@ pub mod project;
 pub mod replicate;
 pub mod store;
 pub mod transfer;
-pub mod web;
 
-pub use error::{Error, Result};
+pub use error::{Code, Error, Result};
 pub use position::Position;

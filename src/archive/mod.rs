@@ -9,6 +9,12 @@ mod read;
 
 pub use read::{READ_YOUR_WRITES_WAIT, ReadRequest, Reading, Revision, parse_instant};
 
+// What the read side answers with, re-exported so the API layers speak only to the archive.
+pub use crate::project::search::{SearchRequest, SearchResults, Sort};
+pub use crate::project::views::{Group, Page, Snapshot};
+pub use crate::project::{At, ProjectorStatus, Which};
+pub use crate::store::RecordedEvent;
+
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -16,9 +22,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::events::Event;
 use crate::domain::{self, Article, ArticleCommand, ArticleId, Author, AuthorId, Command, Meta};
 use crate::project::Projections;
-use crate::store::{
-    self, AppendRequest, Claim, ExpectedVersion, ProposedEvent, RecordedEvent, Store, StoreOptions,
-};
+use crate::store::{self, AppendRequest, Claim, ExpectedVersion, ProposedEvent, Store, StoreOptions};
 use crate::{Error, Position, Result};
 
 /// How many times a write whose caller gave no expected version is retried after losing a
@@ -63,7 +67,40 @@ pub struct Written {
 pub struct Archive {
     store: Store,
     projections: Option<Projections>,
-    link: Option<std::sync::Arc<crate::replicate::Link>>,
+    link: Option<std::sync::Arc<dyn Linked>>,
+}
+
+/// A node's link to a replicated log, as the archive sees it: whether writes may pass, and
+/// a report for status, `/readyz` and metrics. How the link works (NATS JetStream) is
+/// `replicate`'s business; the archive only asks.
+pub trait Linked: Send + Sync {
+    /// Why writes are refused (a read replica; a writer whose log parted from its stream).
+    fn refuse_writes(&self) -> Option<Error>;
+    /// The link's state; `head` is the local log's head.
+    fn report(&self, head: Position) -> LinkReport;
+}
+
+/// A link's state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkReport {
+    /// A read replica (follows the stream; refuses writes), or a writer (publishes its log).
+    pub replica: bool,
+    /// Servers and stream, never with credentials.
+    pub target: String,
+    /// Connected now.
+    pub connected: bool,
+    /// Writer: the last position the stream holds. Replica: the last applied.
+    pub position: u64,
+    /// Writer: events not yet published. Replica: events not yet applied.
+    pub lag: u64,
+    /// Replica: has reached the stream's end since it started.
+    pub caught_up: bool,
+    /// The last error, until the link recovers.
+    pub error: Option<String>,
+    /// Why the link stopped for good, if it did.
+    pub halted: Option<String>,
+    /// Whether the link lets the node report ready.
+    pub ready: bool,
 }
 
 impl Archive {
@@ -86,27 +123,22 @@ impl Archive {
         &self.store
     }
 
-    /// This archive, linked to a NATS JetStream stream: publishing its log (a writer) or
-    /// following it (a read replica, which refuses every write with READ_ONLY).
-    pub fn with_link(mut self, link: std::sync::Arc<crate::replicate::Link>) -> Archive {
+    /// This archive, linked to a replicated log: publishing its log (a writer) or following
+    /// it (a read replica, which refuses every write with READ_ONLY).
+    pub fn with_link(mut self, link: std::sync::Arc<dyn Linked>) -> Archive {
         self.link = Some(link);
         self
     }
 
-    /// The link to the stream, if any.
-    pub fn link(&self) -> Option<&crate::replicate::Link> {
-        self.link.as_deref()
+    /// The link's state, if the archive has a link.
+    pub fn link_report(&self) -> Option<LinkReport> {
+        self.link.as_ref().map(|l| l.report(self.store.head()))
     }
 
-    /// Why this archive refuses writes: it is a read replica, or a writer whose log parted
-    /// from the stream it publishes to.
+    /// Why this archive refuses writes, if it does: its link says.
     pub fn read_only(&self) -> Result<()> {
-        match self.link() {
-            Some(link) if link.role == crate::replicate::Role::Follower => Err(Error::ReadOnly {
-                follows: link.config.describe(),
-                writer: link.config.writer_url.clone(),
-            }),
-            Some(link) => link.halted().map_or(Ok(()), |reason| Err(Error::Fenced(reason))),
+        match self.link.as_ref().and_then(|l| l.refuse_writes()) {
+            Some(refusal) => Err(refusal),
             None => Ok(()),
         }
     }
@@ -340,9 +372,7 @@ fn fold_author(id: AuthorId, events: &[(Event, Meta)]) -> Option<Author> {
 
 /// Reads a stored event as a domain event with the envelope facts a fold needs.
 pub fn decode(event: &RecordedEvent) -> Result<(Event, Meta)> {
-    let decoded = Event::decode(&event.event_type, event.schema_version, &event.payload)
-        .map_err(|source| Error::Decode { position: event.position, source })?;
-    Ok((decoded, Meta { version: event.version, effective_at: event.effective_at }))
+    domain::decode(event).map_err(|source| Error::Decode { position: event.position, source })
 }
 
 /// What "the same request" means for an idempotency key: the command and its options, but not

@@ -27,6 +27,13 @@ pub struct Meta {
     pub effective_at: DateTime<Utc>,
 }
 
+/// Reads a stored event as a domain event with the envelope facts a fold needs. The log's
+/// record type is the store's; what its bytes mean is decided here.
+pub fn decode(event: &crate::store::RecordedEvent) -> Result<(Event, Meta), events::DecodeError> {
+    let decoded = Event::decode(&event.event_type, event.schema_version, &event.payload)?;
+    Ok((decoded, Meta { version: event.version, effective_at: event.effective_at }))
+}
+
 /// Why a command was refused. Nothing is appended for a refused command.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {

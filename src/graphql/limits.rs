@@ -8,10 +8,14 @@
 //!
 //! Each refusal is LIMIT, with a message that names the limit.
 
+use crate::Code;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::ValidationResult;
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
+};
 use async_graphql::parser::types::{ExecutableDocument, FragmentDefinition, Selection, SelectionSet};
 use async_graphql::{Name, Positioned, ServerError, ServerResult, Variables};
 
@@ -27,6 +31,9 @@ pub const MAX_DEPTH: usize = 12;
 pub const MAX_FRAGMENT_NESTING: usize = 32;
 /// Selections in the document with every fragment spread expanded where it stands.
 pub const MAX_EXPANDED: usize = 10_000;
+/// Most complex query accepted: one per field, and a list field's selections counted once per
+/// item of the page it asks for (see [`super::list_cost`]).
+pub const MAX_COMPLEXITY: usize = 2000;
 
 /// Checks a query's text before anything parses it.
 pub fn check_text(query: &str) -> Result<(), String> {
@@ -133,7 +140,7 @@ pub fn check_document(document: &ExecutableDocument) -> Result<(), String> {
 }
 
 fn limit(message: String) -> ServerError {
-    error("LIMIT", message).into_server_error(async_graphql::Pos::default())
+    error(Code::Limit, message).into_server_error(async_graphql::Pos::default())
 }
 
 /// The schema extension that applies these checks to every document, whatever the transport.
@@ -157,10 +164,39 @@ impl Extension for DocumentLimitsExtension {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         check_text(query).map_err(limit)?;
-        let document = next.run(ctx, query, variables).await?;
+        let document = next.run(ctx, query, variables).await.map_err(|e| coded(e, Code::BadInput))?;
         check_document(&document).map_err(limit)?;
         Ok(document)
     }
+
+    /// Validation errors are the caller's query (BAD_INPUT); a query over the complexity
+    /// limit is LIMIT. Both get their code here, so no layer reads messages to find one.
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next
+            .run(ctx)
+            .await
+            .map_err(|errors| errors.into_iter().map(|e| coded(e, Code::BadInput)).collect::<Vec<_>>())?;
+        if result.complexity > MAX_COMPLEXITY {
+            return Err(vec![limit(format!(
+                "the query's complexity is {}, limit is {MAX_COMPLEXITY} (a list field counts its page size times its selections)",
+                result.complexity
+            ))]);
+        }
+        Ok(result)
+    }
+}
+
+/// An error with `code`, unless it has one already.
+fn coded(mut error: ServerError, code: Code) -> ServerError {
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    if extensions.get("code").is_none() {
+        extensions.set("code", code.as_str());
+    }
+    error
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ mod types;
 
 use async_graphql::{ErrorExtensions, Schema};
 
+use crate::Code;
 use crate::archive::Archive;
 pub use mutation::MutationRoot;
 pub use query::{Bases, BasesHandle, QueryRoot};
@@ -19,10 +20,7 @@ pub use subscription::SubscriptionRoot;
 /// The served schema type.
 pub type MorgueSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
-pub use limits::MAX_DEPTH;
-/// Most complex query accepted: one per field, and a list field's selections counted once per
-/// item of the page it asks for (see [`list_cost`]).
-pub const MAX_COMPLEXITY: usize = 2000;
+pub use limits::{MAX_COMPLEXITY, MAX_DEPTH};
 /// Most directives on one field.
 pub const MAX_DIRECTIVES: usize = 8;
 /// Most items a page may ask for.
@@ -43,7 +41,7 @@ pub enum Viewer {
 }
 
 /// A token's role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// All mutations; sees drafts.
@@ -64,7 +62,6 @@ pub fn schema(archive: Archive) -> MorgueSchema {
     Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .data(archive)
         .extension(limits::DocumentLimits)
-        .limit_complexity(MAX_COMPLEXITY)
         .limit_directives(MAX_DIRECTIVES)
         .finish()
 }
@@ -75,14 +72,14 @@ pub fn sdl() -> String {
 }
 
 /// A GraphQL error with a machine-readable `extensions.code`.
-pub fn error(code: &'static str, message: impl Into<String>) -> async_graphql::Error {
-    async_graphql::Error::new(message.into()).extend_with(|_, e| e.set("code", code))
+pub fn error(code: Code, message: impl Into<String>) -> async_graphql::Error {
+    async_graphql::Error::new(message.into()).extend_with(|_, e| e.set("code", code.as_str()))
 }
 
 /// Maps the crate's error to a GraphQL error; internal ones are logged and not described.
 pub fn to_gql(e: crate::Error) -> async_graphql::Error {
     let code = e.code();
-    if code == "INTERNAL" {
+    if code == Code::Internal {
         tracing::error!(error = %e, "internal error");
         return error(code, "internal error; it has been logged");
     }
@@ -92,7 +89,7 @@ pub fn to_gql(e: crate::Error) -> async_graphql::Error {
         _ => None,
     };
     async_graphql::Error::new(e.to_string()).extend_with(|_, ext| {
-        ext.set("code", code);
+        ext.set("code", code.as_str());
         if let Some(v) = actual {
             ext.set("actualVersion", v);
         }
@@ -115,7 +112,7 @@ pub(crate) fn list_cost(first: Option<i32>, default: i32, child_complexity: usiz
 pub(crate) fn page_size(first: Option<i32>, default: i32) -> async_graphql::Result<usize> {
     let first = first.unwrap_or(default);
     if !(0..=MAX_PAGE).contains(&first) {
-        return Err(error("BAD_INPUT", format!("first is {first}; it must be between 0 and {MAX_PAGE}")));
+        return Err(error(Code::BadInput, format!("first is {first}; it must be between 0 and {MAX_PAGE}")));
     }
     Ok(first as usize)
 }

@@ -1,14 +1,15 @@
 //! Writes: every mutation is one domain command, executed by the archive on behalf of the
 //! token's holder.
 
+use crate::Code;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
 use super::scalars::{Instant, Pos};
 use super::types::{ArticleObj, AuthorObj};
 use super::{Viewer, error, to_gql};
+use crate::archive::At;
 use crate::archive::{Archive, Entity, READ_YOUR_WRITES_WAIT, Reading, WriteOptions};
 use crate::domain::{ArticleCommand as A, ArticleId, AuthorCommand as U, AuthorId, Command};
-use crate::project::At;
 
 /// The root of writes.
 pub struct MutationRoot;
@@ -152,17 +153,19 @@ fn options(
     idempotency_key: Option<String>,
 ) -> async_graphql::Result<WriteOptions> {
     let expected_version = expected_version
-        .map(|v| u64::try_from(v).map_err(|_| error("BAD_INPUT", format!("expectedVersion {v} is negative"))))
+        .map(|v| {
+            u64::try_from(v).map_err(|_| error(Code::BadInput, format!("expectedVersion {v} is negative")))
+        })
         .transpose()?;
     Ok(WriteOptions { expected_version, effective_at: effective_at.map(|i| i.0), idempotency_key })
 }
 
 fn article(id: &ID) -> async_graphql::Result<ArticleId> {
-    id.parse().map_err(|_| error("BAD_INPUT", format!("{:?} is not an article id", id.as_str())))
+    id.parse().map_err(|_| error(Code::BadInput, format!("{:?} is not an article id", id.as_str())))
 }
 
 fn author(id: &ID) -> async_graphql::Result<AuthorId> {
-    id.parse().map_err(|_| error("BAD_INPUT", format!("{:?} is not an author id", id.as_str())))
+    id.parse().map_err(|_| error(Code::BadInput, format!("{:?} is not an author id", id.as_str())))
 }
 
 /// A read replica refuses every mutation before looking at its input or token: READ_ONLY.
@@ -180,7 +183,7 @@ async fn execute(
         Some(Viewer::Staff { name, .. }) => name.clone(),
         _ => {
             return Err(error(
-                "UNAUTHENTICATED",
+                Code::Unauthenticated,
                 "mutations need an editor token: send `Authorization: Bearer <token>`",
             ));
         }
@@ -199,7 +202,7 @@ async fn execute(
     };
     let version = i32::try_from(written.version).unwrap_or(i32::MAX);
     let position = Pos(written.position);
-    let missing = || error("INTERNAL", "the write is not in the views");
+    let missing = || error(Code::Internal, "the write is not in the views");
     Ok(match &written.entity {
         Entity::Article(a) => {
             let snap = archive.article(&reading, a.id).map_err(to_gql)?.ok_or_else(missing)?;
@@ -225,13 +228,13 @@ impl Outcome {
     fn article(self) -> async_graphql::Result<ArticlePayload> {
         match self {
             Outcome::Article(p) => Ok(*p),
-            Outcome::Author(_) => Err(error("INTERNAL", "expected an article")),
+            Outcome::Author(_) => Err(error(Code::Internal, "expected an article")),
         }
     }
     fn author(self) -> async_graphql::Result<AuthorPayload> {
         match self {
             Outcome::Author(p) => Ok(p),
-            Outcome::Article(_) => Err(error("INTERNAL", "expected an author")),
+            Outcome::Article(_) => Err(error(Code::Internal, "expected an author")),
         }
     }
 }
@@ -264,12 +267,14 @@ impl MutationRoot {
         writable(ctx)?;
         match ctx.data_opt::<Viewer>() {
             Some(Viewer::Staff { role: super::Role::Admin, .. }) => {}
-            Some(Viewer::Staff { .. }) => return Err(error("FORBIDDEN", "rebuilding needs an admin token")),
-            _ => return Err(error("UNAUTHENTICATED", "rebuilding needs an admin token")),
+            Some(Viewer::Staff { .. }) => {
+                return Err(error(Code::Forbidden, "rebuilding needs an admin token"));
+            }
+            _ => return Err(error(Code::Unauthenticated, "rebuilding needs an admin token")),
         }
         let which = match projector {
-            Projector::Views => crate::project::Which::Views,
-            Projector::Search => crate::project::Which::Search,
+            Projector::Views => crate::archive::Which::Views,
+            Projector::Search => crate::archive::Which::Search,
         };
         let status = ctx.data::<Archive>()?.rebuild(which).await.map_err(to_gql)?;
         Ok(super::types::ProjectorStatus {

@@ -1,5 +1,6 @@
 //! Reads.
 
+use crate::Code;
 use std::sync::Mutex;
 
 use async_graphql::{Context, ID, Object};
@@ -7,10 +8,10 @@ use async_graphql::{Context, ID, Object};
 use super::scalars::{Instant, Pos};
 use super::types::*;
 use super::{Viewer, error, page_size, to_gql};
+use crate::archive::Group;
+use crate::archive::SearchRequest;
 use crate::archive::{Archive, ReadRequest, Reading};
 use crate::domain::{ArticleId, AuthorId};
-use crate::project::search::SearchRequest;
-use crate::project::views::Group;
 
 /// The readings the request's answers were computed at: the HTTP layer reports the last as
 /// `extensions.basis` (and `extensions.asOf` when it was in the past).
@@ -50,11 +51,11 @@ pub(crate) async fn reading(
 }
 
 fn article_id(id: &ID) -> async_graphql::Result<ArticleId> {
-    id.parse().map_err(|_| error("BAD_INPUT", format!("{:?} is not an article id", id.as_str())))
+    id.parse().map_err(|_| error(Code::BadInput, format!("{:?} is not an article id", id.as_str())))
 }
 
 fn author_id(id: &ID) -> async_graphql::Result<AuthorId> {
-    id.parse().map_err(|_| error("BAD_INPUT", format!("{:?} is not an author id", id.as_str())))
+    id.parse().map_err(|_| error(Code::BadInput, format!("{:?} is not an author id", id.as_str())))
 }
 
 pub(crate) fn list(
@@ -99,7 +100,7 @@ pub(crate) fn articles_page(
             (Some(s), None, None) => Group::Section(s.clone()),
             (None, Some(a), None) => Group::Author(a),
             (None, None, Some(t)) => Group::Tag(t.clone()),
-            _ => return Err(error("BAD_INPUT", "filter by at most one of section, authorId and tag")),
+            _ => return Err(error(Code::BadInput, "filter by at most one of section, authorId and tag")),
         };
         return list(ctx, r, &group, first, after);
     }
@@ -161,7 +162,7 @@ impl QueryRoot {
         let snap = match (id, slug) {
             (Some(id), None) => archive.article(&r, article_id(&id)?),
             (None, Some(slug)) => archive.article_by_slug(&r, &slug),
-            _ => return Err(error("BAD_INPUT", "give exactly one of id and slug")),
+            _ => return Err(error(Code::BadInput, "give exactly one of id and slug")),
         }
         .map_err(to_gql)?;
         Ok(snap.map(|snap| ArticleObj { snap, reading: r }))
@@ -319,8 +320,8 @@ impl QueryRoot {
             first,
             offset,
             sort: match sort.unwrap_or_default() {
-                SearchSort::Relevance => crate::project::search::Sort::Relevance,
-                SearchSort::Date => crate::project::search::Sort::Date,
+                SearchSort::Relevance => crate::archive::Sort::Relevance,
+                SearchSort::Date => crate::archive::Sort::Date,
             },
             ..Default::default()
         };
@@ -460,10 +461,10 @@ impl QueryRoot {
     async fn status(&self, ctx: &Context<'_>) -> async_graphql::Result<Status> {
         let archive = ctx.data::<Archive>()?;
         let (head, projectors) = archive.status();
-        let link = archive.link().map(|l| l.status(head.get()));
+        let link = archive.link_report();
         Ok(Status {
             role: match &link {
-                Some(l) if l.role == crate::replicate::Role::Follower => NodeRole::Replica,
+                Some(l) if l.replica => NodeRole::Replica,
                 _ => NodeRole::Writer,
             },
             replication: link.map(|l| Replication {
@@ -500,6 +501,6 @@ fn offset_of(after: Option<&str>) -> async_graphql::Result<usize> {
             .strip_prefix("hit:")
             .and_then(|n| n.parse::<usize>().ok())
             .and_then(|n| n.checked_add(1))
-            .ok_or_else(|| error("BAD_INPUT", format!("cursor {c:?} is not a cursor of this list"))),
+            .ok_or_else(|| error(Code::BadInput, format!("cursor {c:?} is not a cursor of this list"))),
     }
 }

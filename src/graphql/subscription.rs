@@ -19,7 +19,7 @@ struct Follow {
     head: tokio::sync::watch::Receiver<Position>,
     last: Position,
     stream: Option<String>,
-    buffer: std::collections::VecDeque<crate::store::RecordedEvent>,
+    buffer: std::collections::VecDeque<crate::archive::RecordedEvent>,
 }
 
 /// Live feeds, over the `graphql-transport-ws` WebSocket protocol.

@@ -1,13 +1,14 @@
 //! Output types of the schema.
 
+use crate::Code;
 use async_graphql::{Context, Enum, ID, Json, Object, SimpleObject};
 
 use super::scalars::{Instant, Pos};
 use super::to_gql;
+use crate::archive::RecordedEvent;
+use crate::archive::Snapshot;
 use crate::archive::{Archive, Reading};
 use crate::domain::{self, ArticleStatus as DomainStatus};
-use crate::project::views::Snapshot;
-use crate::store::RecordedEvent;
 
 /// Where an article is in its life.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -154,7 +155,7 @@ impl ArticleObj {
                 .flatten();
             found.map(|s| s.state).ok_or_else(|| {
                 super::error(
-                    "NOT_FOUND",
+                    Code::NotFound,
                     format!("version {v} of this article does not exist at the instant of the read"),
                 )
             })

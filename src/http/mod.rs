@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 pub mod offload;
+pub mod web;
 mod ws;
 
 use axum::Router;
@@ -20,6 +21,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
+use crate::Code;
 use crate::archive::Archive;
 use crate::auth::{Refusal, Tokens};
 use crate::graphql::MorgueSchema;
@@ -101,8 +103,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .merge(crate::web::routes())
-        .fallback(crate::web::not_found)
+        .merge(web::routes())
+        .fallback(web::not_found)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .with_state(state)
 }
@@ -124,7 +126,7 @@ fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     request_error(
         Media::Json,
         StatusCode::INTERNAL_SERVER_ERROR,
-        "INTERNAL",
+        Code::Internal,
         "internal error; it has been logged",
     )
 }
@@ -141,29 +143,22 @@ async fn graphiql() -> Html<String> {
 
 async fn readyz(State(state): State<AppState>) -> Response {
     let (head, projectors) = state.archive.status();
-    let link = state.archive.link().map(|l| l.status(head.get()));
-    // A replica is ready once it has reached the stream's end and stays within reach of it.
-    let following = match &link {
-        Some(l) if l.role == crate::replicate::Role::Follower => {
-            l.caught_up && l.lag <= state.archive.link().map_or(0, |l| l.config.ready_lag)
-        }
-        _ => true,
-    };
-    let halted = state.archive.link().and_then(crate::replicate::Link::halted);
-    let ready = following && halted.is_none() && projectors.iter().all(|p| p.lag == 0 && p.error.is_none());
+    let link = state.archive.link_report();
+    let ready =
+        link.as_ref().is_none_or(|l| l.ready) && projectors.iter().all(|p| p.lag == 0 && p.error.is_none());
     let body = json!({
         "ready": ready,
         "head": head.to_string(),
-        "projectors": projectors.iter().map(|p| json!({"name": p.name, "checkpoint": p.checkpoint.to_string(), "lag": p.lag})).collect::<Vec<_>>(),
+        "projectors": projectors.iter().map(|p| json!({"name": p.name, "checkpoint": p.checkpoint.to_string(), "lag": p.lag, "error": p.error})).collect::<Vec<_>>(),
         "replication": link.map(|l| json!({
-            "role": if l.role == crate::replicate::Role::Follower { "replica" } else { "writer" },
+            "role": if l.replica { "replica" } else { "writer" },
             "target": l.target,
             "connected": l.connected,
             "position": l.position.to_string(),
             "lag": l.lag,
             "caughtUp": l.caught_up,
             "error": l.error,
-            "halted": halted,
+            "halted": l.halted,
         })),
     });
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
@@ -190,8 +185,8 @@ async fn metrics(State(state): State<AppState>) -> Response {
     for p in &projectors {
         let _ = writeln!(out, "morgue_projector_lag{{projector=\"{}\"}} {}", p.name, p.lag);
     }
-    if let Some(l) = state.archive.link().map(|l| l.status(head.get())) {
-        let role = if l.role == crate::replicate::Role::Follower { "replica" } else { "writer" };
+    if let Some(l) = state.archive.link_report() {
+        let role = if l.replica { "replica" } else { "writer" };
         let _ = writeln!(
             out,
             "# HELP morgue_replication_lag Events not yet published (writer) or applied (replica)."
@@ -269,8 +264,12 @@ fn reply(media: Media, status: StatusCode, body: serde_json::Value) -> Response 
     response
 }
 
-fn request_error(media: Media, status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    reply(media, status, json!({ "errors": [{ "message": message.into(), "extensions": { "code": code } }] }))
+fn request_error(media: Media, status: StatusCode, code: Code, message: impl Into<String>) -> Response {
+    reply(
+        media,
+        status,
+        json!({ "errors": [{ "message": message.into(), "extensions": { "code": code.as_str() } }] }),
+    )
 }
 
 #[derive(serde::Deserialize)]
@@ -296,7 +295,7 @@ async fn handle(state: &AppState, request: Request) -> Response {
         return request_error(
             Media::Json,
             StatusCode::NOT_ACCEPTABLE,
-            "BAD_INPUT",
+            Code::BadInput,
             "accept application/graphql-response+json or application/json",
         );
     };
@@ -310,7 +309,7 @@ async fn handle(state: &AppState, request: Request) -> Response {
                 return request_error(
                     media,
                     StatusCode::UNAUTHORIZED,
-                    "UNAUTHENTICATED",
+                    Code::Unauthenticated,
                     "send `Authorization: Bearer <token>`",
                 );
             }
@@ -318,7 +317,7 @@ async fn handle(state: &AppState, request: Request) -> Response {
                 return request_error(
                     media,
                     StatusCode::UNAUTHORIZED,
-                    "UNAUTHENTICATED",
+                    Code::Unauthenticated,
                     "the token is unknown or revoked",
                 );
             }
@@ -327,13 +326,18 @@ async fn handle(state: &AppState, request: Request) -> Response {
     let gql_request = match parts.method {
         Method::GET => {
             let Ok(Query(params)) = Query::<GetParams>::try_from_uri(&parts.uri) else {
-                return request_error(media, StatusCode::BAD_REQUEST, "BAD_INPUT", "malformed query string");
+                return request_error(
+                    media,
+                    StatusCode::BAD_REQUEST,
+                    Code::BadInput,
+                    "malformed query string",
+                );
             };
             let Some(query) = params.query else {
                 return request_error(
                     media,
                     StatusCode::BAD_REQUEST,
-                    "BAD_INPUT",
+                    Code::BadInput,
                     "the `query` parameter is missing",
                 );
             };
@@ -345,7 +349,7 @@ async fn handle(state: &AppState, request: Request) -> Response {
                     return request_error(
                         media,
                         StatusCode::BAD_REQUEST,
-                        "BAD_INPUT",
+                        Code::BadInput,
                         "`variables` must be a JSON object",
                     );
                 }
@@ -356,12 +360,12 @@ async fn handle(state: &AppState, request: Request) -> Response {
                 return request_error(
                     media,
                     StatusCode::BAD_REQUEST,
-                    "BAD_INPUT",
+                    Code::BadInput,
                     "`extensions` must be a JSON object",
                 );
             }
             if let Err(message) = crate::graphql::limits::check_text(&query) {
-                return request_error(media, StatusCode::BAD_REQUEST, "LIMIT", message);
+                return request_error(media, StatusCode::BAD_REQUEST, Code::Limit, message);
             }
             // Mutations only over POST (GraphQL over HTTP: GET must not change state).
             if let Ok(doc) = async_graphql::parser::parse_query(&query) {
@@ -378,7 +382,7 @@ async fn handle(state: &AppState, request: Request) -> Response {
                     let mut r = request_error(
                         media,
                         StatusCode::METHOD_NOT_ALLOWED,
-                        "BAD_INPUT",
+                        Code::BadInput,
                         "mutations must be sent with POST",
                     );
                     r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
@@ -395,7 +399,7 @@ async fn handle(state: &AppState, request: Request) -> Response {
                 return request_error(
                     media,
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "BAD_INPUT",
+                    Code::BadInput,
                     format!("send the request as application/json, not {content_type:?}"),
                 );
             }
@@ -405,7 +409,7 @@ async fn handle(state: &AppState, request: Request) -> Response {
                     let mut r = request_error(
                         media,
                         StatusCode::PAYLOAD_TOO_LARGE,
-                        "LIMIT",
+                        Code::Limit,
                         format!("the request body is {size} bytes or more; the limit is {MAX_BODY} bytes"),
                     );
                     r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -418,7 +422,7 @@ async fn handle(state: &AppState, request: Request) -> Response {
                     return request_error(
                         media,
                         StatusCode::BAD_REQUEST,
-                        "BAD_INPUT",
+                        Code::BadInput,
                         format!("the body is not JSON: {e}"),
                     );
                 }
@@ -427,7 +431,7 @@ async fn handle(state: &AppState, request: Request) -> Response {
                 return request_error(
                     media,
                     StatusCode::BAD_REQUEST,
-                    "BAD_INPUT",
+                    Code::BadInput,
                     "the body must be a JSON object",
                 );
             };
@@ -435,7 +439,7 @@ async fn handle(state: &AppState, request: Request) -> Response {
                 return request_error(
                     media,
                     StatusCode::BAD_REQUEST,
-                    "BAD_INPUT",
+                    Code::BadInput,
                     "`query` must be a string",
                 );
             };
@@ -446,7 +450,7 @@ async fn handle(state: &AppState, request: Request) -> Response {
                     return request_error(
                         media,
                         StatusCode::BAD_REQUEST,
-                        "BAD_INPUT",
+                        Code::BadInput,
                         "`operationName` must be a string",
                     );
                 }
@@ -458,7 +462,7 @@ async fn handle(state: &AppState, request: Request) -> Response {
                     return request_error(
                         media,
                         StatusCode::BAD_REQUEST,
-                        "BAD_INPUT",
+                        Code::BadInput,
                         "`variables` must be an object",
                     );
                 }
@@ -467,14 +471,15 @@ async fn handle(state: &AppState, request: Request) -> Response {
                 return request_error(
                     media,
                     StatusCode::BAD_REQUEST,
-                    "BAD_INPUT",
+                    Code::BadInput,
                     "`extensions` must be an object",
                 );
             }
             build(query, operation_name, variables)
         }
         _ => {
-            let mut r = request_error(media, StatusCode::METHOD_NOT_ALLOWED, "BAD_INPUT", "use GET or POST");
+            let mut r =
+                request_error(media, StatusCode::METHOD_NOT_ALLOWED, Code::BadInput, "use GET or POST");
             r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
             return r;
         }
@@ -486,34 +491,30 @@ async fn handle(state: &AppState, request: Request) -> Response {
     let response = match state.pool.run_async(async move { schema.execute(gql_request).await }).await {
         Ok(response) => response,
         Err(refused @ offload::Refused::TimedOut(_)) => {
-            return request_error(media, StatusCode::SERVICE_UNAVAILABLE, "LIMIT", refused.to_string());
+            return request_error(media, StatusCode::SERVICE_UNAVAILABLE, Code::Limit, refused.to_string());
         }
         Err(refused @ offload::Refused::Panicked) => {
-            return request_error(media, StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", refused.to_string());
+            return request_error(
+                media,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Code::Internal,
+                refused.to_string(),
+            );
         }
     };
     let request_failed = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
     let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({}));
+    // Our errors carry their code; the few async-graphql raises itself while coercing a
+    // field's input (a malformed `DateTime`, a wrong type) are the caller's input.
     if let Some(errors) = body.get_mut("errors").and_then(|e| e.as_array_mut()) {
         for error in errors {
-            let ext = error.as_object_mut().map(|o| o.entry("extensions").or_insert_with(|| json!({})));
-            if let Some(serde_json::Value::Object(ext)) = ext
-                && !ext.contains_key("code")
+            if let Some(object) = error.as_object_mut()
+                && let Some(serde_json::Value::Object(ext)) =
+                    Some(object.entry("extensions").or_insert_with(|| json!({})))
             {
-                let message = error_message(error);
-                let code = if message.contains("too deep")
-                    || message.contains("too complex")
-                    || message.contains("too large")
-                {
-                    "LIMIT"
-                } else {
-                    "BAD_INPUT"
-                };
-                if let Some(serde_json::Value::Object(ext)) = error.get_mut("extensions") {
-                    ext.insert("code".into(), json!(code));
-                }
+                ext.entry("code").or_insert_with(|| json!(Code::BadInput.as_str()));
             }
         }
     }
@@ -559,10 +560,6 @@ async fn read_body(body: Body) -> Result<Bytes, usize> {
         }
     }
     if seen > MAX_BODY { Err(seen) } else { Ok(Bytes::from(buf)) }
-}
-
-fn error_message(error: &serde_json::Value) -> String {
-    error.get("message").and_then(|m| m.as_str()).unwrap_or_default().to_ascii_lowercase()
 }
 
 fn build(

@@ -22,6 +22,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
 use super::AppState;
+use crate::Code;
 use crate::graphql::Viewer;
 
 /// The subprotocol spoken.
@@ -41,7 +42,7 @@ pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Res
         return super::request_error(
             super::Media::Json,
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "LIMIT",
+            Code::Limit,
             format!("this node has {MAX_SOCKETS} sockets open, its limit; try again later"),
         );
     };
@@ -65,8 +66,10 @@ fn text(value: Value) -> Message {
     Message::Text(value.to_string().into())
 }
 
-fn coded_error(id: &str, code: &str, message: String) -> Message {
-    text(json!({"id": id, "type": "error", "payload": [{"message": message, "extensions": {"code": code}}]}))
+fn coded_error(id: &str, code: Code, message: String) -> Message {
+    text(
+        json!({"id": id, "type": "error", "payload": [{"message": message, "extensions": {"code": code.as_str()}}]}),
+    )
 }
 
 /// Who the socket's token names now: `None` once it is revoked.
@@ -203,12 +206,12 @@ fn subscribe(
     if conn.running.len() >= MAX_OPERATIONS {
         return Next::Reply(coded_error(
             id,
-            "LIMIT",
+            Code::Limit,
             format!("{MAX_OPERATIONS} operations are running on this socket, its limit; complete one first"),
         ));
     }
     if let Err(message) = crate::graphql::limits::check_text(query) {
-        return Next::Reply(coded_error(id, "LIMIT", message));
+        return Next::Reply(coded_error(id, Code::Limit, message));
     }
     let operation_name = payload.get("operationName").and_then(Value::as_str);
     let is_subscription = async_graphql::parser::parse_query(query).is_ok_and(|doc| {
@@ -253,11 +256,11 @@ async fn answer_once(
         }
         Ok(response) => json!({"id": id, "type": "next", "payload": response}),
         Err(refused @ super::offload::Refused::TimedOut(_)) => {
-            let _ = out.send(coded_error(&id, "LIMIT", refused.to_string())).await;
+            let _ = out.send(coded_error(&id, Code::Limit, refused.to_string())).await;
             return;
         }
         Err(refused) => {
-            let _ = out.send(coded_error(&id, "INTERNAL", refused.to_string())).await;
+            let _ = out.send(coded_error(&id, Code::Internal, refused.to_string())).await;
             return;
         }
     };

@@ -110,7 +110,7 @@ pub struct ProjectorStatus {
 }
 
 /// Which projector.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Which {
     /// The LMDB views.
     Views,

@@ -277,7 +277,8 @@ impl Views {
         event: &RecordedEvent,
     ) -> Result<()> {
         let Some(kind) = StreamKind::parse(&event.stream) else { return Ok(()) };
-        let (decoded, meta) = crate::archive::decode(event).map_err(|e| Error::Event(e.to_string()))?;
+        let (decoded, meta) = crate::domain::decode(event)
+            .map_err(|e| Error::Event(format!("position {}: {e}", event.position)))?;
         let entity = entity_key(kind);
         let previous = match cache.entry(entity) {
             Entry::Occupied(e) => e.remove(),

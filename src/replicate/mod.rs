@@ -211,6 +211,41 @@ impl Link {
     }
 }
 
+impl crate::archive::Linked for Link {
+    fn refuse_writes(&self) -> Option<crate::Error> {
+        match self.role {
+            Role::Follower => Some(crate::Error::ReadOnly {
+                follows: self.config.describe(),
+                writer: self.config.writer_url.clone(),
+            }),
+            Role::Publisher => self.halted().map(crate::Error::Fenced),
+        }
+    }
+
+    fn report(&self, head: crate::Position) -> crate::archive::LinkReport {
+        let s = self.status(head.get());
+        let halted = self.halted();
+        // A replica is ready once it has reached the stream's end and stays within reach of it;
+        // any node whose link halted is not.
+        let ready = halted.is_none()
+            && match s.role {
+                Role::Follower => s.caught_up && s.lag <= self.config.ready_lag,
+                Role::Publisher => true,
+            };
+        crate::archive::LinkReport {
+            replica: s.role == Role::Follower,
+            target: s.target,
+            connected: s.connected,
+            position: s.position,
+            lag: s.lag,
+            caught_up: s.caught_up,
+            error: s.error,
+            halted,
+            ready,
+        }
+    }
+}
+
 /// The subject an event is published on: `morgue.article.<id>` or `morgue.author.<id>`.
 pub fn subject_of(stream: &str) -> String {
     match stream.split_once('-') {

@@ -426,7 +426,10 @@ impl Importer<'_> {
         let reader = self.store.reader()?;
         let mut events = Vec::new();
         for p in reader.stream_positions(&stream, 1)? {
-            events.push(crate::archive::decode(&reader.event(p?)?)?);
+            let event = reader.event(p?)?;
+            let decoded = crate::domain::decode(&event)
+                .map_err(|source| crate::Error::Decode { position: event.position, source })?;
+            events.push(decoded);
         }
         let version = events.len() as u64;
         let iter = events.iter().map(|(e, m)| (e, *m));

@@ -10,6 +10,7 @@ mod domain;
 mod fixtures;
 mod generated;
 mod hostile;
+mod layout;
 mod leak;
 mod project;
 mod replicate;

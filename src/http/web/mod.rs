@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
+use super::AppState;
 use crate::archive::{Archive, ReadRequest, Reading};
-use crate::http::AppState;
 use crate::{Error, Position};
 
 /// Content-Security-Policy of every page: nothing inline, nothing from elsewhere.
@@ -103,19 +103,16 @@ async fn reading(archive: &Archive, params: &Params) -> Result<Reading, Response
     archive.reading(request).await.map_err(|e| failure(&e))
 }
 
+/// A failed page, with the status the code's table gives; internal errors are logged and not
+/// described.
 fn failure(e: &Error) -> Response {
-    match e.code() {
-        "BAD_INPUT" | "LIMIT" => error_page(StatusCode::BAD_REQUEST, &e.to_string()),
-        "NOT_FOUND" => error_page(StatusCode::NOT_FOUND, &e.to_string()),
-        "STALE" => error_page(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
-        _ => {
-            tracing::error!(error = %e, "page failed");
-            error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong on our side; it has been logged.",
-            )
-        }
+    let code = e.code();
+    let status = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if code == crate::Code::Internal {
+        tracing::error!(error = %e, "page failed");
+        return error_page(status, "Something went wrong on our side; it has been logged.");
     }
+    error_page(status, &e.to_string())
 }
 
 /// Resolves the page's reading, then renders it on the blocking pool (see
@@ -135,7 +132,7 @@ async fn render(
         Ok(Ok(Some(markup))) => html(StatusCode::OK, markup),
         Ok(Ok(None)) => error_page(StatusCode::NOT_FOUND, missing),
         Ok(Err(e)) => failure(&e),
-        Err(refused @ crate::http::offload::Refused::TimedOut(_)) => {
+        Err(refused @ super::offload::Refused::TimedOut(_)) => {
             error_page(StatusCode::SERVICE_UNAVAILABLE, &refused.to_string())
         }
         Err(refused) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &refused.to_string()),

@@ -6,11 +6,11 @@ use chrono::{DateTime, Datelike, TimeZone, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::{PER_PAGE, Params, markdown};
+use crate::archive::Snapshot;
 use crate::archive::history::{self, Bucket, Op};
 use crate::archive::{Archive, Reading};
+use crate::archive::{SearchRequest, Sort};
 use crate::domain::{Article, ArticleStatus, Author, AuthorId};
-use crate::project::search::{SearchRequest, Sort};
-use crate::project::views::Snapshot;
 use crate::{Error, Result};
 
 /// A URL with query parameters (empty ones left out).
