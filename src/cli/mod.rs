@@ -1,0 +1,296 @@
+//! The command line: clap commands, turned into a validated configuration before anything runs.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::project::Which;
+use crate::store::{self, Store, StoreOptions};
+
+mod args;
+mod maintain;
+mod serve;
+mod token;
+mod tools;
+mod transfer;
+
+pub use args::{ProjectorArg, ReplicationArgs, RoleArg, WRITER_KEY_FILE};
+pub use token::TokenCommand;
+pub use tools::BenchCommand;
+pub use transfer::{Format, open_input};
+
+/// morgue: a newsroom's archive. Every article, revision, correction and byline is kept
+/// forever as an event in an append-only log; everything else is derived from it.
+#[derive(Debug, Parser)]
+#[command(name = "morgue", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Commands,
+}
+
+/// Where the data lives and how the log is opened; shared by every command.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// The data directory (the log lives in its `log/` folder).
+    #[arg(long, env = "MORGUE_DATA", default_value = "./morgue-data")]
+    pub data: PathBuf,
+    /// LMDB map size in bytes: the most the log can ever hold. Address space, not disk: the
+    /// file grows only as it fills.
+    #[arg(long, env = "MORGUE_MAP_SIZE", default_value_t = store::DEFAULT_MAP_SIZE)]
+    pub map_size: usize,
+    /// Events a projector applies per batch (larger: faster rebuilds; smaller: more frequent
+    /// commits and progress).
+    #[arg(long, env = "MORGUE_PROJECTOR_BATCH", default_value_t = crate::project::DEFAULT_BATCH)]
+    pub projector_batch: usize,
+}
+
+impl DataArgs {
+    /// The log's directory.
+    pub fn log_dir(&self) -> PathBuf {
+        self.data.join("log")
+    }
+
+    /// Opens the log.
+    pub fn open_store(&self) -> anyhow::Result<Store> {
+        Store::open(self.log_dir(), StoreOptions { map_size: self.map_size })
+            .with_context(|| format!("opening the log in {}", self.log_dir().display()))
+    }
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+// Parsed once per process: the size of the largest variant (serve's settings) costs nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum Commands {
+    /// Serve the archive: GraphQL at /graphql, GraphiQL at /graphiql, health at /healthz and
+    /// /readyz, metrics at /metrics. An empty archive is first filled with the fixtures.
+    /// Stops gracefully on Ctrl-C or SIGTERM (in-flight writes finish).
+    Serve {
+        #[command(flatten)]
+        /// Data directory.
+        data: DataArgs,
+        /// Address to listen on.
+        #[arg(long, env = "MORGUE_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Events loaded into an empty archive at start (JSON Lines); `none` to start empty.
+        /// A replica (`--follow`) never loads them: its log comes from the stream.
+        #[arg(long, env = "MORGUE_FIXTURES", default_value = "fixtures/archive.jsonl")]
+        fixtures: PathBuf,
+        #[command(flatten)]
+        /// Publishing or following the log on NATS JetStream.
+        replication: ReplicationArgs,
+    },
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Manage API tokens (editors and admins).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Print the public key a writer signs its published events with (creating the key,
+    /// `writer.nkey` in the data directory, if it has none yet): give it to every replica as
+    /// --writer-key.
+    ///
+    /// Example: `morgue writer-key --data ./morgue-data`
+    WriterKey {
+        #[command(flatten)]
+        /// Data directory.
+        data: DataArgs,
+        /// The seed file, if not the data directory's `writer.nkey`.
+        #[arg(long, env = "MORGUE_SIGNING_KEY", value_name = "FILE")]
+        signing_key: Option<PathBuf>,
+    },
+    /// Walk the whole log and check positions, versions, instants, checksums and the hash
+    /// chain. Exits 0 when intact; otherwise names the first bad position and exits 1.
+    Verify {
+        #[command(flatten)]
+        /// Data directory.
+        data: DataArgs,
+    },
+    /// Rebuild derived data (views, search index, or both) from the log into a new
+    /// generation, then switch to it atomically. Safe to interrupt: the old generation keeps
+    /// serving until the switch.
+    Rebuild {
+        #[command(flatten)]
+        /// Data directory.
+        data: DataArgs,
+        /// Which projector; both when absent (views first: search is built from them).
+        #[arg(long, value_enum)]
+        which: Option<ProjectorArg>,
+    },
+    /// Import JSON Lines into the log: a `morgue export` (restored verbatim, hash chain
+    /// included) or authored events (checked like editors' commands and appended). Bad input
+    /// names the line and the field; nothing of the batch holding it is appended. Re-running
+    /// the same import appends nothing new.
+    ///
+    /// Example: `morgue import fixtures/archive.jsonl`
+    Import {
+        #[command(flatten)]
+        /// Data directory.
+        data: DataArgs,
+        /// The file (`-` for standard input; `.gz` files are decompressed).
+        file: PathBuf,
+        /// `morgue` (our own format) or `corpus` (the blog/PEP histories in shared/data).
+        #[arg(long, value_enum, default_value_t = Format::Morgue)]
+        format: Format,
+        /// Lines per transaction.
+        #[arg(long, default_value_t = crate::transfer::DEFAULT_BATCH)]
+        batch: usize,
+    },
+    /// Write the log (or the part after `--from`) as JSON Lines.
+    ///
+    /// Example: `morgue export --out archive.jsonl`
+    Export {
+        #[command(flatten)]
+        /// Data directory.
+        data: DataArgs,
+        /// Only events after this position.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// Output file (standard output when absent).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Make a consistent copy of a live archive's log (and tokens) in an empty directory. Views
+    /// and search are not copied: `morgue rebuild` (or the first `serve`) derives them.
+    ///
+    /// Example: `morgue backup --out /backups/morgue-2026-11-22`
+    Backup {
+        #[command(flatten)]
+        /// Data directory.
+        data: DataArgs,
+        /// The backup's data directory (must not hold a log yet).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write a generated archive (deterministic for a seed) as import lines: for benchmarks
+    /// and load tests.
+    ///
+    /// Example: `morgue generate --articles 20000 --revisions 5 --out /tmp/big.jsonl`
+    Generate {
+        /// Articles.
+        #[arg(long, default_value_t = 1000)]
+        articles: u64,
+        /// Revisions per article.
+        #[arg(long, default_value_t = 3)]
+        revisions: u32,
+        /// Authors.
+        #[arg(long, default_value_t = 200)]
+        authors: u64,
+        /// Seed.
+        #[arg(long, default_value_t = 1851)]
+        seed: u64,
+        /// Shortest body, in words.
+        #[arg(long, default_value_t = 300)]
+        min_words: usize,
+        /// Longest body, in words.
+        #[arg(long, default_value_t = 3000)]
+        max_words: usize,
+        /// Output file (standard output when absent).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Print the log's head position and size.
+    Stats {
+        #[command(flatten)]
+        /// Data directory.
+        data: DataArgs,
+    },
+    /// Measure this machine: durable appends and the disk's own sync rate.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    init_tracing();
+    match cli.command {
+        Commands::Serve { data, listen, fixtures, replication } => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(serve::serve(data, listen, fixtures, replication))
+        }
+        Commands::Schema => {
+            print!("{}", crate::graphql::sdl());
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::Token(command) => token::run(command),
+        Commands::Rebuild { data, which } => maintain::rebuild(data, which),
+        Commands::WriterKey { data, signing_key } => maintain::writer_key(data, signing_key),
+        Commands::Verify { data } => maintain::verify(data),
+        Commands::Import { data, file, format, batch } => transfer::import(data, file, format, batch),
+        Commands::Export { data, from, out } => transfer::export(data, from, out),
+        Commands::Backup { data, out } => maintain::backup(data, out),
+        Commands::Generate { articles, revisions, authors, seed, min_words, max_words, out } => {
+            tools::generate(articles, revisions, authors, seed, min_words, max_words, out)
+        }
+        Commands::Stats { data } => maintain::stats(data),
+        Commands::Bench(command) => tools::bench(command),
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MORGUE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// A future that resolves on Ctrl-C or SIGTERM. The handlers are installed when this is
+/// called (inside a runtime), not when the future is first polled, so a signal that arrives
+/// early is not lost to the default action.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    #[cfg(unix)]
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+    async move {
+        #[cfg(unix)]
+        {
+            let term = async {
+                match term.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let interrupt = async {
+                match interrupt.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = term => {}
+                _ = interrupt => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// A progress bar on standard error that hides itself when that is not a terminal.
+pub fn progress_bar(len: u64, message: &'static str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} ({per_sec}, {eta} left)")
+            .expect("the template is valid"),
+    );
+    bar.set_message(message);
+    bar
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,90 @@
+//! `morgue import` and `morgue export`: the log as JSON Lines.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use super::*;
+
+/// Import formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// morgue's JSON Lines (what `morgue export` writes, and the fixtures).
+    Morgue,
+    /// The event histories in `shared/data` (`stream`, `seq`, `type`, `payload` with names).
+    Corpus,
+}
+
+/// Opens an input file, `-` for standard input, decompressing `.gz`.
+pub fn open_input(path: &std::path::Path) -> anyhow::Result<Box<dyn std::io::BufRead>> {
+    use std::io::BufReader;
+    let raw: Box<dyn std::io::Read> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?)
+    };
+    let gz = path.extension().is_some_and(|e| e == "gz");
+    Ok(if gz {
+        Box::new(BufReader::with_capacity(1 << 20, flate2::read::MultiGzDecoder::new(raw)))
+    } else {
+        Box::new(BufReader::with_capacity(1 << 20, raw))
+    })
+}
+
+/// `morgue import`.
+pub(super) fn import(
+    data: DataArgs,
+    file: PathBuf,
+    format: Format,
+    batch: usize,
+) -> anyhow::Result<ExitCode> {
+    let store = data.open_store()?;
+    let input = open_input(&file)?;
+    let lines: Box<dyn Iterator<Item = std::io::Result<String>>> = match format {
+        Format::Morgue => Box::new(std::io::BufRead::lines(input)),
+        Format::Corpus => Box::new(crate::transfer::corpus::lines(input, &store)),
+    };
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("importing {spinner} {pos} lines ({per_sec}) {elapsed}")
+            .expect("the template is valid"),
+    );
+    let started = std::time::Instant::now();
+    let head = store.head();
+    let report = crate::transfer::import(&store, lines, batch, |n| bar.set_position(n))
+        .with_context(|| format!("importing {}", file.display()))?;
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "imported {} events ({} already present) from {} lines in {secs:.2}s ({:.0} events/s); head {} -> {}",
+        report.appended,
+        report.skipped,
+        report.lines,
+        report.appended as f64 / secs.max(1e-9),
+        head,
+        store.head()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `morgue export`.
+pub(super) fn export(data: DataArgs, from: u64, out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let store = data.open_store()?;
+    let bar = progress_bar(store.head().get(), "exporting");
+    let count = match out {
+        Some(path) => {
+            let file =
+                std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+            crate::transfer::export(&store, crate::Position(from), &mut w, |p| bar.set_position(p.get()))?
+        }
+        None => {
+            let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+            crate::transfer::export(&store, crate::Position(from), &mut w, |p| bar.set_position(p.get()))?
+        }
+    };
+    bar.finish_and_clear();
+    eprintln!("exported {count} events");
+    Ok(ExitCode::SUCCESS)
+}
