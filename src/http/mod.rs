@@ -4,63 +4,34 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql::parser::types::{DocumentOperations, OperationType};
+mod graphql_http;
+mod metrics;
 pub mod offload;
 pub mod web;
 mod ws;
 
+use graphql_http::{Media, request_error};
+pub use metrics::Metrics;
+
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::{Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
 use crate::Code;
 use crate::archive::Archive;
-use crate::auth::{Refusal, Tokens};
+use crate::auth::Tokens;
 use crate::graphql::MorgueSchema;
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 2 << 20;
 /// Longest a request may run.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
-
-const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
-const JSON: &str = "application/json";
-
-/// Latency histogram buckets, seconds.
-const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
-
-/// Request counters for `/metrics`.
-#[derive(Default)]
-pub struct Metrics {
-    requests: AtomicU64,
-    errors: AtomicU64,
-    buckets: [AtomicU64; BUCKETS.len()],
-    sum_micros: AtomicU64,
-}
-
-impl Metrics {
-    fn observe(&self, elapsed: Duration, failed: bool) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        if failed {
-            self.errors.fetch_add(1, Ordering::Relaxed);
-        }
-        self.sum_micros.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
-        let secs = elapsed.as_secs_f64();
-        for (bucket, le) in self.buckets.iter().zip(BUCKETS) {
-            if secs <= le {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    }
-}
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -96,13 +67,13 @@ impl AppState {
 /// The router.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/graphql", get(graphql).post(graphql))
+        .route("/graphql", get(graphql_http::graphql).post(graphql_http::graphql))
         .route("/graphql/ws", get(ws::upgrade))
         .route("/ws", get(ws::upgrade))
         .route("/graphiql", get(graphiql))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(metrics::metrics))
         .merge(web::routes())
         .fallback(web::not_found)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
@@ -163,416 +134,4 @@ async fn readyz(State(state): State<AppState>) -> Response {
     });
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, axum::Json(body)).into_response()
-}
-
-async fn metrics(State(state): State<AppState>) -> Response {
-    use std::fmt::Write;
-    let m = &state.metrics;
-    let (head, projectors) = state.archive.status();
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# HELP morgue_log_head_position Position of the last event in the log (events appended)."
-    );
-    let _ = writeln!(out, "# TYPE morgue_log_head_position gauge\nmorgue_log_head_position {head}");
-    let _ = writeln!(
-        out,
-        "# HELP morgue_events_appended_total Events appended to the log (positions are gapless)."
-    );
-    let _ = writeln!(out, "# TYPE morgue_events_appended_total counter\nmorgue_events_appended_total {head}");
-    let _ = writeln!(out, "# HELP morgue_projector_lag Events the projector has not applied yet.");
-    let _ = writeln!(out, "# TYPE morgue_projector_lag gauge");
-    for p in &projectors {
-        let _ = writeln!(out, "morgue_projector_lag{{projector=\"{}\"}} {}", p.name, p.lag);
-    }
-    if let Some(l) = state.archive.link_report() {
-        let role = if l.replica { "replica" } else { "writer" };
-        let _ = writeln!(
-            out,
-            "# HELP morgue_replication_lag Events not yet published (writer) or applied (replica)."
-        );
-        let _ = writeln!(out, "# TYPE morgue_replication_lag gauge");
-        let _ = writeln!(out, "morgue_replication_lag{{role=\"{role}\"}} {}", l.lag);
-        let _ = writeln!(out, "# HELP morgue_replication_connected 1 when connected to NATS JetStream.");
-        let _ = writeln!(out, "# TYPE morgue_replication_connected gauge");
-        let _ = writeln!(out, "morgue_replication_connected{{role=\"{role}\"}} {}", u8::from(l.connected));
-    }
-    let _ = writeln!(out, "# HELP morgue_graphql_requests_total GraphQL requests served.");
-    let _ = writeln!(out, "# TYPE morgue_graphql_requests_total counter");
-    let _ = writeln!(out, "morgue_graphql_requests_total {}", m.requests.load(Ordering::Relaxed));
-    let _ = writeln!(out, "morgue_graphql_errors_total {}", m.errors.load(Ordering::Relaxed));
-    let _ = writeln!(out, "# HELP morgue_graphql_request_seconds GraphQL request latency.");
-    let _ = writeln!(out, "# TYPE morgue_graphql_request_seconds histogram");
-    for (bucket, le) in m.buckets.iter().zip(BUCKETS) {
-        let _ = writeln!(
-            out,
-            "morgue_graphql_request_seconds_bucket{{le=\"{le}\"}} {}",
-            bucket.load(Ordering::Relaxed)
-        );
-    }
-    let count = m.requests.load(Ordering::Relaxed);
-    let _ = writeln!(out, "morgue_graphql_request_seconds_bucket{{le=\"+Inf\"}} {count}");
-    let _ = writeln!(
-        out,
-        "morgue_graphql_request_seconds_sum {}",
-        m.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
-    );
-    let _ = writeln!(out, "morgue_graphql_request_seconds_count {count}");
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
-}
-
-/// The media type the response uses, chosen from `Accept`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Media {
-    GraphqlResponse,
-    Json,
-}
-
-fn negotiate(headers: &HeaderMap) -> Option<Media> {
-    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
-        return Some(Media::Json);
-    };
-    let mut best: Option<(f32, Media)> = None;
-    for part in accept.split(',') {
-        let mut pieces = part.split(';');
-        let media = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
-        let q = pieces
-            .filter_map(|p| p.trim().strip_prefix("q="))
-            .find_map(|q| q.parse::<f32>().ok())
-            .unwrap_or(1.0);
-        let kind = match media.as_str() {
-            GRAPHQL_RESPONSE => Media::GraphqlResponse,
-            JSON | "application/*" | "*/*" => Media::Json,
-            _ => continue,
-        };
-        if q > 0.0
-            && best.is_none_or(|(bq, bk)| q > bq || (q == bq && kind == Media::GraphqlResponse && bk != kind))
-        {
-            best = Some((q, kind));
-        }
-    }
-    best.map(|(_, kind)| kind)
-}
-
-fn reply(media: Media, status: StatusCode, body: serde_json::Value) -> Response {
-    let content_type = match media {
-        Media::GraphqlResponse => "application/graphql-response+json; charset=utf-8",
-        Media::Json => "application/json; charset=utf-8",
-    };
-    let mut response = (status, body.to_string()).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response
-}
-
-fn request_error(media: Media, status: StatusCode, code: Code, message: impl Into<String>) -> Response {
-    reply(
-        media,
-        status,
-        json!({ "errors": [{ "message": message.into(), "extensions": { "code": code.as_str() } }] }),
-    )
-}
-
-#[derive(serde::Deserialize)]
-struct GetParams {
-    query: Option<String>,
-    #[serde(rename = "operationName")]
-    operation_name: Option<String>,
-    variables: Option<String>,
-    extensions: Option<String>,
-}
-
-async fn graphql(State(state): State<AppState>, request: Request) -> Response {
-    let started = Instant::now();
-    let response = handle(&state, request).await;
-    let failed = !response.status().is_success();
-    state.metrics.observe(started.elapsed(), failed);
-    response
-}
-
-async fn handle(state: &AppState, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let Some(media) = negotiate(&parts.headers) else {
-        return request_error(
-            Media::Json,
-            StatusCode::NOT_ACCEPTABLE,
-            Code::BadInput,
-            "accept application/graphql-response+json or application/json",
-        );
-    };
-    let viewer =
-        match state.tokens.viewer(parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())) {
-            Ok(viewer) => viewer,
-            // A read replica takes no writes, so a token can only show drafts there: an unknown
-            // one reads as anonymous, and its mutations meet READ_ONLY like everyone's.
-            Err(_) if state.archive.read_only().is_err() => crate::graphql::Viewer::Anonymous,
-            Err(Refusal::Malformed) => {
-                return request_error(
-                    media,
-                    StatusCode::UNAUTHORIZED,
-                    Code::Unauthenticated,
-                    "send `Authorization: Bearer <token>`",
-                );
-            }
-            Err(Refusal::Unknown) => {
-                return request_error(
-                    media,
-                    StatusCode::UNAUTHORIZED,
-                    Code::Unauthenticated,
-                    "the token is unknown or revoked",
-                );
-            }
-        };
-
-    let gql_request = match parts.method {
-        Method::GET => {
-            let Ok(Query(params)) = Query::<GetParams>::try_from_uri(&parts.uri) else {
-                return request_error(
-                    media,
-                    StatusCode::BAD_REQUEST,
-                    Code::BadInput,
-                    "malformed query string",
-                );
-            };
-            let Some(query) = params.query else {
-                return request_error(
-                    media,
-                    StatusCode::BAD_REQUEST,
-                    Code::BadInput,
-                    "the `query` parameter is missing",
-                );
-            };
-            let variables = match params.variables.as_deref().map(serde_json::from_str::<serde_json::Value>) {
-                None => None,
-                Some(Ok(v @ serde_json::Value::Object(_))) => Some(v),
-                Some(Ok(serde_json::Value::Null)) => None,
-                Some(_) => {
-                    return request_error(
-                        media,
-                        StatusCode::BAD_REQUEST,
-                        Code::BadInput,
-                        "`variables` must be a JSON object",
-                    );
-                }
-            };
-            if params.extensions.as_deref().is_some_and(|e| {
-                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(e).is_err()
-            }) {
-                return request_error(
-                    media,
-                    StatusCode::BAD_REQUEST,
-                    Code::BadInput,
-                    "`extensions` must be a JSON object",
-                );
-            }
-            if let Err(message) = crate::graphql::limits::check_text(&query) {
-                return request_error(media, StatusCode::BAD_REQUEST, Code::Limit, message);
-            }
-            // Mutations only over POST (GraphQL over HTTP: GET must not change state).
-            if let Ok(doc) = async_graphql::parser::parse_query(&query) {
-                let is_mutation = match &doc.operations {
-                    DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
-                    DocumentOperations::Multiple(ops) => match &params.operation_name {
-                        Some(name) => {
-                            ops.get(name.as_str()).is_some_and(|op| op.node.ty == OperationType::Mutation)
-                        }
-                        None => false,
-                    },
-                };
-                if is_mutation {
-                    let mut r = request_error(
-                        media,
-                        StatusCode::METHOD_NOT_ALLOWED,
-                        Code::BadInput,
-                        "mutations must be sent with POST",
-                    );
-                    r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
-                    return r;
-                }
-            }
-            build(query, params.operation_name, variables)
-        }
-        Method::POST => {
-            let content_type =
-                parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-            let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-            if essence != JSON && essence != "application/graphql-response+json" {
-                return request_error(
-                    media,
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    Code::BadInput,
-                    format!("send the request as application/json, not {content_type:?}"),
-                );
-            }
-            let bytes: Bytes = match read_body(body).await {
-                Ok(b) => b,
-                Err(size) => {
-                    let mut r = request_error(
-                        media,
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        Code::Limit,
-                        format!("the request body is {size} bytes or more; the limit is {MAX_BODY} bytes"),
-                    );
-                    r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-                    return r;
-                }
-            };
-            let value: serde_json::Value = match serde_json::from_slice(&bytes) {
-                Ok(v) => v,
-                Err(e) => {
-                    return request_error(
-                        media,
-                        StatusCode::BAD_REQUEST,
-                        Code::BadInput,
-                        format!("the body is not JSON: {e}"),
-                    );
-                }
-            };
-            let Some(object) = value.as_object() else {
-                return request_error(
-                    media,
-                    StatusCode::BAD_REQUEST,
-                    Code::BadInput,
-                    "the body must be a JSON object",
-                );
-            };
-            let Some(query) = object.get("query").and_then(|q| q.as_str()).map(str::to_owned) else {
-                return request_error(
-                    media,
-                    StatusCode::BAD_REQUEST,
-                    Code::BadInput,
-                    "`query` must be a string",
-                );
-            };
-            let operation_name = match object.get("operationName") {
-                None | Some(serde_json::Value::Null) => None,
-                Some(serde_json::Value::String(s)) => Some(s.clone()),
-                Some(_) => {
-                    return request_error(
-                        media,
-                        StatusCode::BAD_REQUEST,
-                        Code::BadInput,
-                        "`operationName` must be a string",
-                    );
-                }
-            };
-            let variables = match object.get("variables") {
-                None | Some(serde_json::Value::Null) => None,
-                Some(v @ serde_json::Value::Object(_)) => Some(v.clone()),
-                Some(_) => {
-                    return request_error(
-                        media,
-                        StatusCode::BAD_REQUEST,
-                        Code::BadInput,
-                        "`variables` must be an object",
-                    );
-                }
-            };
-            if object.get("extensions").is_some_and(|e| !(e.is_object() || e.is_null())) {
-                return request_error(
-                    media,
-                    StatusCode::BAD_REQUEST,
-                    Code::BadInput,
-                    "`extensions` must be an object",
-                );
-            }
-            build(query, operation_name, variables)
-        }
-        _ => {
-            let mut r =
-                request_error(media, StatusCode::METHOD_NOT_ALLOWED, Code::BadInput, "use GET or POST");
-            r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
-            return r;
-        }
-    };
-
-    let bases = Arc::new(crate::graphql::Bases::default());
-    let gql_request = gql_request.data(viewer.clone()).data(crate::graphql::BasesHandle(bases.clone()));
-    let schema = state.schema.clone();
-    let response = match state.pool.run_async(async move { schema.execute(gql_request).await }).await {
-        Ok(response) => response,
-        Err(refused @ offload::Refused::TimedOut(_)) => {
-            return request_error(media, StatusCode::SERVICE_UNAVAILABLE, Code::Limit, refused.to_string());
-        }
-        Err(refused @ offload::Refused::Panicked) => {
-            return request_error(
-                media,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Code::Internal,
-                refused.to_string(),
-            );
-        }
-    };
-    let request_failed = response.data == async_graphql::Value::Null
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|e| e.path.is_empty());
-    let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({}));
-    // Our errors carry their code; the few async-graphql raises itself while coercing a
-    // field's input (a malformed `DateTime`, a wrong type) are the caller's input.
-    if let Some(errors) = body.get_mut("errors").and_then(|e| e.as_array_mut()) {
-        for error in errors {
-            if let Some(object) = error.as_object_mut()
-                && let Some(serde_json::Value::Object(ext)) =
-                    Some(object.entry("extensions").or_insert_with(|| json!({})))
-            {
-                ext.entry("code").or_insert_with(|| json!(Code::BadInput.as_str()));
-            }
-        }
-    }
-    // Say which instants the answer was computed for: the log position, and the effective
-    // instant when it was a read of the past.
-    let reading = bases.0.lock().expect("lock poisoned").last().copied();
-    if let (Some(reading), Some(object)) = (reading, body.as_object_mut())
-        && let Some(ext) = object.entry("extensions").or_insert_with(|| json!({})).as_object_mut()
-    {
-        ext.insert("basis".into(), json!(reading.basis.to_string()));
-        if let Some(as_of) = reading.at.as_of {
-            ext.insert("asOf".into(), json!(as_of.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)));
-        }
-    }
-    if request_failed {
-        if let Some(object) = body.as_object_mut() {
-            object.remove("data");
-        }
-        let status = if media == Media::GraphqlResponse { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-        return reply(media, status, body);
-    }
-    reply(media, StatusCode::OK, body)
-}
-
-/// Reads a body of at most [`MAX_BODY`] bytes. A larger one is read on (and dropped) up to a
-/// bound, so that the client, still sending, receives the 413 rather than a reset; the error
-/// carries how much was seen.
-async fn read_body(body: Body) -> Result<Bytes, usize> {
-    use http_body_util::BodyExt;
-    const DRAIN: usize = 8 * MAX_BODY;
-    let mut body = body;
-    let mut buf = Vec::new();
-    let mut seen = 0usize;
-    while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else { return Err(seen) };
-        if let Ok(data) = frame.into_data() {
-            seen += data.len();
-            if seen <= MAX_BODY {
-                buf.extend_from_slice(&data);
-            } else if seen > DRAIN {
-                return Err(seen);
-            }
-        }
-    }
-    if seen > MAX_BODY { Err(seen) } else { Ok(Bytes::from(buf)) }
-}
-
-fn build(
-    query: String,
-    operation_name: Option<String>,
-    variables: Option<serde_json::Value>,
-) -> async_graphql::Request {
-    let mut request = async_graphql::Request::new(query);
-    if let Some(name) = operation_name {
-        request = request.operation_name(name);
-    }
-    if let Some(variables) = variables {
-        request = request.variables(async_graphql::Variables::from_json(variables));
-    }
-    request
 }
