@@ -1,0 +1,136 @@
+//! What a reader's query becomes before Tantivy runs it, and what a timeline collects:
+//! `published:` dates turned into the microseconds the index holds, and the publication
+//! instants of every match.
+
+use chrono::DateTime;
+
+use crate::project::{Error, Result};
+
+/// The query with every date in a `published:` clause (`published:[1919-01-01 TO
+/// 1920-01-01}`, `published:>=1919-06-01T12:00:00Z`) turned into the microseconds the field
+/// holds, so readers write dates and every year from 1 to 9999 can be asked for.
+pub(super) fn published_in_micros(query: &str) -> Result<String> {
+    const FIELD: &str = "published:";
+    let mut out = String::with_capacity(query.len());
+    let mut rest = query;
+    while let Some(at) = rest.find(FIELD) {
+        let (head, tail) = rest.split_at(at + FIELD.len());
+        out.push_str(head);
+        let end = match tail.chars().next() {
+            Some('[' | '{') => tail.find([']', '}']).map_or(tail.len(), |i| i + 1),
+            _ => tail.find(|c: char| c.is_whitespace() || c == ')').unwrap_or(tail.len()),
+        };
+        let clause = &tail[..end];
+        let mut piece = String::new();
+        let mut bound = String::new();
+        let flush = |bound: &mut String, piece: &mut String| -> Result<()> {
+            if !bound.is_empty() {
+                if bound == "*" || bound == "TO" {
+                    piece.push_str(bound);
+                } else {
+                    piece.push_str(&instant_micros(bound)?.to_string());
+                }
+                bound.clear();
+            }
+            Ok(())
+        };
+        for c in clause.chars() {
+            if matches!(c, '[' | ']' | '{' | '}' | '>' | '<' | '=' | ' ') {
+                flush(&mut bound, &mut piece)?;
+                piece.push(c);
+            } else {
+                bound.push(c);
+            }
+        }
+        flush(&mut bound, &mut piece)?;
+        out.push_str(&piece);
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// An RFC 3339 instant or a bare date (its start, UTC) in microseconds, within the years the
+/// archive reads.
+fn instant_micros(text: &str) -> Result<i64> {
+    let bad = || {
+        Error::Query(format!(
+            "published: takes dates such as 1919-01-01 or 1919-01-01T12:00:00Z, not {text:?}"
+        ))
+    };
+    let t = DateTime::parse_from_rfc3339(text)
+        .map(|t| t.to_utc())
+        .ok()
+        .or_else(|| {
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()?
+                .and_hms_opt(0, 0, 0)
+                .map(|t| t.and_utc())
+        })
+        .ok_or_else(bad)?;
+    if !crate::store::limits::instant_in_range(t) {
+        return Err(bad());
+    }
+    Ok(t.timestamp_micros())
+}
+
+/// Collects the `published` fast field of every match.
+pub(super) struct PublishedCollector;
+
+pub(super) struct PublishedSegment {
+    column: Option<tantivy::columnar::Column<i64>>,
+    out: Vec<i64>,
+}
+
+impl tantivy::collector::Collector for PublishedCollector {
+    type Fruit = Vec<i64>;
+    type Child = PublishedSegment;
+
+    fn for_segment(&self, _ord: u32, segment: &tantivy::SegmentReader) -> tantivy::Result<PublishedSegment> {
+        let column = segment.fast_fields().column_opt::<i64>("published")?;
+        Ok(PublishedSegment { column, out: Vec::new() })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<i64>>) -> tantivy::Result<Vec<i64>> {
+        Ok(fruits.into_iter().flatten().collect())
+    }
+}
+
+impl tantivy::collector::SegmentCollector for PublishedSegment {
+    type Fruit = Vec<i64>;
+
+    fn collect(&mut self, doc: tantivy::DocId, _score: tantivy::Score) {
+        if let Some(date) = self.column.as_ref().and_then(|c| c.first(doc)) {
+            self.out.push(date);
+        }
+    }
+
+    fn harvest(self) -> Vec<i64> {
+        self.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::published_in_micros;
+
+    #[test]
+    fn published_dates_become_microseconds_in_every_form() {
+        assert_eq!(
+            published_in_micros("flu AND published:[1919-01-01T00:00:00Z TO 1920-01-01}").unwrap(),
+            "flu AND published:[-1609459200000000 TO -1577923200000000}"
+        );
+        assert_eq!(
+            published_in_micros("published:>=1665-09-02 x").unwrap(),
+            "published:>=-9603705600000000 x"
+        );
+        assert_eq!(published_in_micros("published:[* TO 1970-01-01]").unwrap(), "published:[* TO 0]");
+        assert!(published_in_micros("published:[0000-01-01 TO *]").is_err());
+        assert!(published_in_micros("published:yesterday").is_err());
+        assert_eq!(published_in_micros("no dates here").unwrap(), "no dates here");
+    }
+}
