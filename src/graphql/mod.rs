@@ -4,6 +4,7 @@
 
 pub mod limits;
 mod mutation;
+mod node;
 mod query;
 pub mod scalars;
 mod subscription;
