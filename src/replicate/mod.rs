@@ -132,25 +132,6 @@ pub struct Link {
     halted: Mutex<Option<String>>,
 }
 
-/// A snapshot of a [`Link`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LinkStatus {
-    /// Publisher or follower.
-    pub role: Role,
-    /// Servers and stream.
-    pub target: String,
-    /// Connected to NATS and the stream.
-    pub connected: bool,
-    /// Publisher: last position in the stream. Follower: last position applied to the log.
-    pub position: u64,
-    /// Events not yet published (publisher) or not yet applied (follower).
-    pub lag: u64,
-    /// Follower: has reached the stream's end at least once since it started.
-    pub caught_up: bool,
-    /// The last error, until the link recovers.
-    pub error: Option<String>,
-}
-
 impl Link {
     /// A link not yet connected.
     pub fn new(role: Role, config: NatsConfig) -> Link {
@@ -180,24 +161,6 @@ impl Link {
         self.halted.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Its state; `head` is the local log's head.
-    pub fn status(&self, head: u64) -> LinkStatus {
-        let done = self.done.load(Ordering::Acquire);
-        let lag = match self.role {
-            Role::Publisher => head.saturating_sub(done),
-            Role::Follower => self.remote.load(Ordering::Acquire).saturating_sub(head),
-        };
-        LinkStatus {
-            role: self.role,
-            target: self.config.describe(),
-            connected: self.connected.load(Ordering::Acquire),
-            position: done,
-            lag,
-            caught_up: self.caught_up.load(Ordering::Acquire),
-            error: self.error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
-        }
-    }
-
     fn set_connected(&self, connected: bool) {
         self.connected.store(connected, Ordering::Release);
         if connected {
@@ -223,23 +186,28 @@ impl crate::archive::Linked for Link {
     }
 
     fn report(&self, head: crate::Position) -> crate::archive::LinkReport {
-        let s = self.status(head.get());
+        let done = self.done.load(Ordering::Acquire);
+        let lag = match self.role {
+            Role::Publisher => head.get().saturating_sub(done),
+            Role::Follower => self.remote.load(Ordering::Acquire).saturating_sub(head.get()),
+        };
+        let caught_up = self.caught_up.load(Ordering::Acquire);
         let halted = self.halted();
         // A replica is ready once it has reached the stream's end and stays within reach of it;
         // any node whose link halted is not.
         let ready = halted.is_none()
-            && match s.role {
-                Role::Follower => s.caught_up && s.lag <= self.config.ready_lag,
+            && match self.role {
+                Role::Follower => caught_up && lag <= self.config.ready_lag,
                 Role::Publisher => true,
             };
         crate::archive::LinkReport {
-            replica: s.role == Role::Follower,
-            target: s.target,
-            connected: s.connected,
-            position: s.position,
-            lag: s.lag,
-            caught_up: s.caught_up,
-            error: s.error,
+            replica: self.role == Role::Follower,
+            target: self.config.describe(),
+            connected: self.connected.load(Ordering::Acquire),
+            position: done,
+            lag,
+            caught_up,
+            error: self.error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             halted,
             ready,
         }

@@ -146,26 +146,29 @@ async fn search(State(state): State<AppState>, Query(params): Query<Params>) -> 
     render(&state, &params, "", move |a, r| pages::search(a, r, &p).map(Some)).await
 }
 
-async fn article(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    Query(params): Query<Params>,
-) -> Response {
-    let p = params.clone();
-    render(&state, &params, NO_ARTICLE, move |a, r| {
-        a.article_by_slug(r, &slug)?.map(|snap| pages::article(a, r, &p, &snap)).transpose()
-    })
-    .await
+async fn article(state: State<AppState>, slug: Path<String>, params: Query<Params>) -> Response {
+    article_page(state, slug, params, pages::article).await
 }
 
-async fn history(
+async fn history(state: State<AppState>, slug: Path<String>, params: Query<Params>) -> Response {
+    article_page(state, slug, params, pages::history).await
+}
+
+/// A page about one article, found by its slug at the page's reading.
+async fn article_page(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     Query(params): Query<Params>,
+    page: fn(
+        &Archive,
+        &Reading,
+        &Params,
+        &crate::archive::Snapshot<crate::domain::Article>,
+    ) -> crate::Result<maud::Markup>,
 ) -> Response {
     let p = params.clone();
     render(&state, &params, NO_ARTICLE, move |a, r| {
-        a.article_by_slug(r, &slug)?.map(|snap| pages::history(a, r, &p, &snap)).transpose()
+        a.article_by_slug(r, &slug)?.map(|snap| page(a, r, &p, &snap)).transpose()
     })
     .await
 }
