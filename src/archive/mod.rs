@@ -6,8 +6,10 @@
 pub mod history;
 pub mod limits;
 mod read;
+mod snapshot;
 
 pub use read::{READ_YOUR_WRITES_WAIT, ReadRequest, Reading, Revision, parse_instant};
+pub use snapshot::ReadSnapshot;
 
 // What the read side answers with, re-exported so the API layers speak only to the archive.
 pub use crate::project::search::{SearchRequest, SearchResults, Sort};
@@ -116,6 +118,12 @@ impl Archive {
         let projections = Projections::open(store.clone(), data, map_size)?;
         projections.start()?;
         Ok(Archive { store, projections: Some(projections), link: None })
+    }
+
+    /// An archive over projections the caller opened and runs itself (tools, tests that hold
+    /// one projector back).
+    pub fn from_parts(store: Store, projections: Projections) -> Archive {
+        Archive { store, projections: Some(projections), link: None }
     }
 
     /// The log.

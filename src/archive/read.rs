@@ -91,24 +91,15 @@ pub struct Reading {
 }
 
 impl Archive {
-    fn projections_or_err(&self) -> Result<&Projections> {
+    pub(super) fn projections_or_err(&self) -> Result<&Projections> {
         self.projections.as_ref().ok_or_else(|| Error::BadInput("this archive has no read side".into()))
     }
 
     /// Resolves a read request to a reading: waits for `min_position` (or fails STALE), turns
     /// `knownAt` into the last position recorded by then, and pins the basis.
     pub async fn reading(&self, request: ReadRequest) -> Result<Reading> {
-        let p = self.projections_or_err()?;
-        if let Some(min) = request.min_position {
-            p.wait_for(min, READ_YOUR_WRITES_WAIT).await?;
-        }
-        let checkpoint = p.checkpoint();
-        let mut basis = request.basis.map_or(checkpoint, |b| b.min(checkpoint));
-        if let Some(known_at) = request.known_at {
-            basis = basis.min(self.position_known_at(known_at)?);
-        }
-        let as_of = request.as_of.filter(|t| *t < Utc::now());
-        Ok(Reading { at: At { as_of, basis: Some(basis) }, basis, staff: request.staff })
+        let snapshot = self.snapshot(request.staff, request.min_position).await?;
+        snapshot.reading(request.as_of, request.known_at, request.basis, None)
     }
 
     /// The last position recorded at or before `instant` (0 if none): a binary search, since
@@ -194,8 +185,17 @@ impl Archive {
         Ok(all.into_iter().take_while(|s| s.position <= reading.basis).collect())
     }
 
-    /// Published articles of a group, newest first (present-day listing).
-    pub fn list(&self, group: &Group, after: Option<&str>, first: usize) -> Result<Page<ArticleId>> {
+    /// Published articles of a group, newest first, from the views' listings: only for a
+    /// reading of the present whose position the views stand exactly at (checked in the same
+    /// read transaction as the listing); `None` otherwise, and the caller reads the index's
+    /// windows instead ([`Archive::list_at`]).
+    pub fn list(
+        &self,
+        reading: &Reading,
+        group: &Group,
+        after: Option<&str>,
+        first: usize,
+    ) -> Result<Option<Page<ArticleId>>> {
         use crate::domain::commands::limits;
         super::limits::check_cursor(after)?;
         match group {
@@ -203,8 +203,15 @@ impl Archive {
             Group::Tag(t) => super::limits::check_name("tag", t, limits::TAG)?,
             _ => {}
         }
+        if reading.at.as_of.is_some() {
+            return Ok(None);
+        }
         let views = self.projections_or_err()?.views();
-        Ok(views.read()?.list(group, after, first)?)
+        let r = views.read()?;
+        if r.checkpoint()? != reading.basis {
+            return Ok(None);
+        }
+        Ok(Some(r.list(group, after, first)?))
     }
 
     /// Authors by name.
@@ -219,16 +226,17 @@ impl Archive {
         super::limits::check_search(&request)?;
         request.at = reading.at;
         // The present needs no window: the current documents are the answer.
-        if self.is_present(reading) {
+        if self.search_is_present(reading) {
             request.at = At::default();
         }
         Ok(self.projections_or_err()?.search().search(&request)?)
     }
 
-    /// Whether a reading is of the present (the views' listings answer it).
-    pub fn is_present(&self, reading: &Reading) -> bool {
+    /// Whether a reading is of the present as the search index stands: its current documents
+    /// answer it without a window.
+    pub fn search_is_present(&self, reading: &Reading) -> bool {
         reading.at.as_of.is_none()
-            && self.projections.as_ref().is_some_and(|p| reading.basis >= p.checkpoint())
+            && self.projections.as_ref().is_some_and(|p| p.search().checkpoint() == reading.basis)
     }
 
     /// Published articles at the reading's instant, newest publication first: from the search
@@ -275,7 +283,7 @@ impl Archive {
                 break;
             }
         }
-        let total = if self.is_present(reading) {
+        let total = if reading.at.as_of.is_none() && r.checkpoint()? == reading.basis {
             r.authors(None, 0)?.total
         } else {
             // Count every author registered at the instant (one seek each).
@@ -317,7 +325,7 @@ impl Archive {
         let (from, to) = (filter.published_from, filter.published_to);
         let mut request = filter;
         request.at = reading.at;
-        if self.is_present(reading) {
+        if self.search_is_present(reading) {
             request.at = At::default();
         }
         let instants = self.projections_or_err()?.search().published_instants(&request)?;

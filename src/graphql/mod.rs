@@ -117,3 +117,51 @@ pub(crate) fn page_size(first: Option<i32>, default: i32) -> async_graphql::Resu
     }
     Ok(first as usize)
 }
+
+/// The highest `minPosition` a request names, in literals or variables: the position its
+/// snapshot waits for before pinning (see [`crate::archive::ReadSnapshot`]). A document that
+/// does not parse names none; execution reports why.
+pub fn highest_min_position(request: &async_graphql::Request) -> Option<crate::Position> {
+    use async_graphql::Value;
+    use async_graphql::parser::types::{Selection, SelectionSet};
+    fn position(value: &Value) -> Option<u64> {
+        match value {
+            Value::String(s) => s.parse().ok(),
+            Value::Number(n) => n.as_u64(),
+            _ => None,
+        }
+    }
+    fn walk(set: &SelectionSet, variables: &async_graphql::Variables, highest: &mut Option<u64>) {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) => {
+                    for (name, value) in &field.node.arguments {
+                        if name.node.as_str() != "minPosition" {
+                            continue;
+                        }
+                        let found = value
+                            .node
+                            .clone()
+                            .into_const_with(|name| variables.get(&name).cloned().ok_or(()))
+                            .ok()
+                            .as_ref()
+                            .and_then(position);
+                        *highest = (*highest).max(found);
+                    }
+                    walk(&field.node.selection_set.node, variables, highest);
+                }
+                Selection::InlineFragment(f) => walk(&f.node.selection_set.node, variables, highest),
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
+    let document = async_graphql::parser::parse_query(&request.query).ok()?;
+    let mut highest = None;
+    for (_, operation) in document.operations.iter() {
+        walk(&operation.node.selection_set.node, &request.variables, &mut highest);
+    }
+    for fragment in document.fragments.values() {
+        walk(&fragment.node.selection_set.node, &request.variables, &mut highest);
+    }
+    highest.map(crate::Position)
+}

@@ -10,7 +10,7 @@ use super::types::*;
 use super::{Viewer, error, page_size, to_gql};
 use crate::archive::Group;
 use crate::archive::SearchRequest;
-use crate::archive::{Archive, ReadRequest, Reading};
+use crate::archive::{Archive, ReadRequest, ReadSnapshot, Reading};
 use crate::domain::{ArticleId, AuthorId};
 
 /// The readings the request's answers were computed at: the HTTP layer reports the last as
@@ -32,18 +32,30 @@ pub(crate) async fn reading(
     basis: Option<Pos>,
     min_position: Option<Pos>,
 ) -> async_graphql::Result<Reading> {
-    let archive = ctx.data::<Archive>()?;
-    let staff = ctx.data_opt::<Viewer>().is_some_and(Viewer::is_staff);
-    let reading = archive
-        .reading(ReadRequest {
-            as_of: as_of.map(|i| i.0),
-            known_at: known_at.map(|i| i.0),
-            basis: basis.map(|b| b.0),
-            min_position: min_position.map(|p| p.0),
-            staff,
-        })
-        .await
-        .map_err(to_gql)?;
+    // The request's snapshot, pinned by the HTTP layer; a schema run without one (tools,
+    // tests) pins one per field.
+    let reading = match ctx.data_opt::<ReadSnapshot>() {
+        Some(snapshot) => snapshot.reading(
+            as_of.map(|i| i.0),
+            known_at.map(|i| i.0),
+            basis.map(|b| b.0),
+            min_position.map(|p| p.0),
+        ),
+        None => {
+            let archive = ctx.data::<Archive>()?;
+            let staff = ctx.data_opt::<Viewer>().is_some_and(Viewer::is_staff);
+            archive
+                .reading(ReadRequest {
+                    as_of: as_of.map(|i| i.0),
+                    known_at: known_at.map(|i| i.0),
+                    basis: basis.map(|b| b.0),
+                    min_position: min_position.map(|p| p.0),
+                    staff,
+                })
+                .await
+        }
+    }
+    .map_err(to_gql)?;
     if let Some(BasesHandle(bases)) = ctx.data_opt::<BasesHandle>() {
         bases.0.lock().expect("lock poisoned").push(reading);
     }
@@ -58,30 +70,6 @@ fn author_id(id: &ID) -> async_graphql::Result<AuthorId> {
     id.parse().map_err(|_| error(Code::BadInput, format!("{:?} is not an author id", id.as_str())))
 }
 
-pub(crate) fn list(
-    ctx: &Context<'_>,
-    reading: &Reading,
-    group: &Group,
-    first: Option<i32>,
-    after: Option<String>,
-) -> async_graphql::Result<ArticleConnection> {
-    let archive = ctx.data::<Archive>()?;
-    let first = page_size(first, 20)?;
-    let page = archive.list(group, after.as_deref(), first).map_err(to_gql)?;
-    let mut edges = Vec::with_capacity(page.items.len());
-    for (cursor, id) in page.items {
-        if let Some(snap) = archive.article(reading, id).map_err(to_gql)? {
-            edges.push(ArticleEdge { cursor, node: ArticleObj { snap, reading: *reading } });
-        }
-    }
-    let cursors: Vec<String> = edges.iter().map(|e| e.cursor.clone()).collect();
-    Ok(ArticleConnection {
-        page_info: PageInfo::of(&cursors, page.has_next, after.is_some()),
-        edges,
-        total_count: i32::try_from(page.total).unwrap_or(i32::MAX),
-    })
-}
-
 /// A page of published articles at a reading: the views' listings for the present, the search
 /// index's windows for the past.
 pub(crate) fn articles_page(
@@ -94,15 +82,31 @@ pub(crate) fn articles_page(
     after: Option<String>,
 ) -> async_graphql::Result<ArticleConnection> {
     let archive = ctx.data::<Archive>()?;
-    if archive.is_present(r) {
-        let group = match (&section, author, &tag) {
-            (None, None, None) => Group::All,
-            (Some(s), None, None) => Group::Section(s.clone()),
-            (None, Some(a), None) => Group::Author(a),
-            (None, None, Some(t)) => Group::Tag(t.clone()),
-            _ => return Err(error(Code::BadInput, "filter by at most one of section, authorId and tag")),
-        };
-        return list(ctx, r, &group, first, after);
+    let group = match (&section, author, &tag) {
+        (None, None, None) => Group::All,
+        (Some(s), None, None) => Group::Section(s.clone()),
+        (None, Some(a), None) => Group::Author(a),
+        (None, None, Some(t)) => Group::Tag(t.clone()),
+        _ => return Err(error(Code::BadInput, "filter by at most one of section, authorId and tag")),
+    };
+    // The views' listing when they stand exactly at the reading; the index's windows otherwise.
+    let listed = match after.as_deref() {
+        Some(c) if c.starts_with("hit:") => None,
+        _ => archive.list(r, &group, after.as_deref(), page_size(first, 20)?).map_err(to_gql)?,
+    };
+    if let Some(page) = listed {
+        let mut edges = Vec::with_capacity(page.items.len());
+        for (cursor, id) in page.items {
+            if let Some(snap) = archive.article(r, id).map_err(to_gql)? {
+                edges.push(ArticleEdge { cursor, node: ArticleObj { snap, reading: *r } });
+            }
+        }
+        let cursors: Vec<String> = edges.iter().map(|e| e.cursor.clone()).collect();
+        return Ok(ArticleConnection {
+            page_info: PageInfo::of(&cursors, page.has_next, after.is_some()),
+            edges,
+            total_count: i32::try_from(page.total).unwrap_or(i32::MAX),
+        });
     }
     let first = page_size(first, 20)?;
     let offset = offset_of(after.as_deref())?;

@@ -290,6 +290,22 @@ async fn handle(state: &AppState, request: Request) -> Response {
 
     let bases = Arc::new(crate::graphql::Bases::default());
     let gql_request = gql_request.data(viewer.clone()).data(crate::graphql::BasesHandle(bases.clone()));
+    // One snapshot for the whole request: every field reads at the position it pins.
+    let snapshot = match state
+        .archive
+        .snapshot(viewer.is_staff(), crate::graphql::highest_min_position(&gql_request))
+        .await
+    {
+        Ok(snapshot) => snapshot,
+        Err(e) => {
+            let code = e.code();
+            let status =
+                StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return request_error(media, status, code, e.to_string());
+        }
+    };
+    let pinned = snapshot.basis();
+    let gql_request = gql_request.data(snapshot);
     let schema = state.schema.clone();
     let response = match state.pool.run_async(async move { schema.execute(gql_request).await }).await {
         Ok(response) => response,
@@ -327,7 +343,7 @@ async fn handle(state: &AppState, request: Request) -> Response {
     if let (Some(reading), Some(object)) = (reading, body.as_object_mut())
         && let Some(ext) = object.entry("extensions").or_insert_with(|| json!({})).as_object_mut()
     {
-        ext.insert("basis".into(), json!(reading.basis.to_string()));
+        ext.insert("basis".into(), json!(pinned.min(reading.basis).to_string()));
         if let Some(as_of) = reading.at.as_of {
             ext.insert("asOf".into(), json!(as_of.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)));
         }

@@ -220,6 +220,7 @@ fn subscribe(
                 && (operation_name.is_none() || name.map(|n| n.as_str()) == operation_name)
         })
     });
+    let staff = viewer.is_staff();
     let mut request = async_graphql::Request::new(query).data(viewer);
     if let Some(name) = operation_name {
         request = request.operation_name(name);
@@ -230,7 +231,7 @@ fn subscribe(
     let task = if is_subscription {
         tokio::spawn(follow(state.clone(), conn.auth.clone(), id.to_owned(), request, out.clone()))
     } else {
-        tokio::spawn(answer_once(state.clone(), id.to_owned(), request, out.clone()))
+        tokio::spawn(answer_once(state.clone(), staff, id.to_owned(), request, out.clone()))
     };
     conn.running.insert(id.to_owned(), task);
     Next::Continue
@@ -245,10 +246,19 @@ fn is_request_error(response: &async_graphql::Response) -> bool {
 /// A query or a mutation over the socket: one answer, then `complete`.
 async fn answer_once(
     state: AppState,
+    staff: bool,
     id: String,
     request: async_graphql::Request,
     out: mpsc::Sender<Message>,
 ) {
+    // One snapshot for the operation, as over HTTP.
+    let request = match state.archive.snapshot(staff, crate::graphql::highest_min_position(&request)).await {
+        Ok(snapshot) => request.data(snapshot),
+        Err(e) => {
+            let _ = out.send(coded_error(&id, e.code(), e.to_string())).await;
+            return;
+        }
+    };
     let schema = state.schema.clone();
     let message = match state.pool.run_async(async move { schema.execute(request).await }).await {
         Ok(response) if is_request_error(&response) => {

@@ -214,3 +214,56 @@ fn decisions_read_state_from_the_views_exactly_as_the_log_folds_it() {
     assert_eq!(archive.article_state(ArticleId::generate()).unwrap(), (0, None));
     archive.close();
 }
+
+/// One snapshot per request: while the search index lags the views (a fresh start over an
+/// imported log), a count and the page it counts come from the same position.
+#[test]
+fn a_count_and_its_page_come_from_one_snapshot_while_a_projector_lags() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        morgue::store::Store::open(dir.path().join("log"), morgue::store::StoreOptions { map_size: 1 << 30 })
+            .unwrap();
+    let writer = Archive::new(store.clone());
+    let rt = crate::support::runtime();
+    for i in 0..5 {
+        let id = ArticleId::generate();
+        let draft = ArticleCommand::Draft {
+            slug: None,
+            headline: format!("Harbour report {i}"),
+            summary: None,
+            body: "The tide was high.".into(),
+            section: "city".into(),
+            tags: vec![],
+            language: None,
+        };
+        for command in [draft, ArticleCommand::Publish] {
+            rt.block_on(writer.execute(Some("desk"), Command::Article(id, command), Default::default()))
+                .unwrap();
+        }
+    }
+    // The views reach the head; the search index has applied nothing yet.
+    let projections = morgue::project::Projections::open(store.clone(), dir.path(), 1 << 30).unwrap();
+    projections.apply_views_to_head().unwrap();
+    let archive = Archive::from_parts(store.clone(), projections.clone());
+    let schema = morgue::graphql::schema(archive.clone());
+    let query = "{ articles { totalCount edges { node { id } } } search(query: \"harbour\") { totalCount hits { cursor } } }";
+    let ask = |snapshot: morgue::archive::ReadSnapshot| {
+        let response = rt.block_on(schema.execute(async_graphql::Request::new(query).data(snapshot)));
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
+        response.data.into_json().unwrap()
+    };
+    let early = ask(rt.block_on(archive.snapshot(false, None)).unwrap());
+    let edges = early["articles"]["edges"].as_array().unwrap().len();
+    assert_eq!(early["articles"]["totalCount"], edges, "{early}");
+    assert_eq!(early["search"]["totalCount"], early["search"]["hits"].as_array().unwrap().len(), "{early}");
+    // Once both have caught up, the same request sees all five, from the same position.
+    projections.start().unwrap();
+    projections.catch_up(std::time::Duration::from_secs(30)).unwrap();
+    let snapshot = rt.block_on(archive.snapshot(false, None)).unwrap();
+    assert_eq!(snapshot.basis(), store.head());
+    let late = ask(snapshot);
+    assert_eq!(late["articles"]["totalCount"], 5, "{late}");
+    assert_eq!(late["articles"]["edges"].as_array().unwrap().len(), 5);
+    assert_eq!(late["search"]["totalCount"], 5);
+    projections.stop();
+}

@@ -141,10 +141,10 @@ proptest! {
     fn any_cursor_is_a_page_or_bad_input(cursor in "\\PC{0,300}|[0-9a-f]{0,600}|hit:[0-9]{0,30}") {
         let w = world();
         let r = reading(w, None).unwrap();
-        refused_as_a_read(w.archive.list(&Group::All, Some(&cursor), 10))?;
+        refused_as_a_read(w.archive.list(&r, &Group::All, Some(&cursor), 10))?;
         refused_as_a_read(w.archive.authors(Some(&cursor), 10))?;
         refused_as_a_read(w.archive.authors_at(&r, Some(&cursor), 10))?;
-        refused_as_a_read(w.archive.list(&Group::Section(cursor.clone()), None, 10))?;
+        refused_as_a_read(w.archive.list(&r, &Group::Section(cursor.clone()), None, 10))?;
         refused_as_a_read(w.archive.article_by_slug(&r, &cursor))?;
     }
 }
