@@ -6,6 +6,7 @@
 
 pub mod article;
 pub mod author;
+pub mod authored;
 pub mod commands;
 pub mod events;
 pub mod ids;

@@ -262,7 +262,7 @@ impl Importer<'_> {
         Ok((version, state))
     }
 
-    /// Would the domain have written this event on this state?
+    /// Would the domain have written this event on this state? (`domain::authored` decides.)
     fn check(
         &mut self,
         number: u64,
@@ -270,101 +270,46 @@ impl Importer<'_> {
         state: &Option<State>,
         event: &Event,
     ) -> Result<(), ImportError> {
-        use crate::domain::{ArticleCommand as A, AuthorCommand as U, article, author, events::Event as E};
-        let refused = |this: &Self, e: crate::domain::Rejection| this.error(number, "type", e.to_string());
-        match kind {
-            StreamKind::Article(id) => {
+        use crate::domain::authored::{self, AuthoredFault};
+        let fault = |this: &Self, f: AuthoredFault| {
+            let field = match &f {
+                AuthoredFault::WrongStream(_) | AuthoredFault::Refused(_) => "type".to_owned(),
+                AuthoredFault::Invalid(r) => rejected_field(r),
+                AuthoredFault::Differs => "payload".to_owned(),
+            };
+            this.error(number, &field, f.to_string())
+        };
+        match authored::command_of(kind, event).map_err(|f| fault(self, f))? {
+            crate::domain::Command::Article(id, command) => {
                 let current = match state {
                     Some(State::Article(a)) => Some(a.as_ref()),
                     _ => None,
                 };
-                let command = match event.clone() {
-                    E::ArticleDrafted(d) => A::Draft {
-                        slug: Some(d.slug),
-                        headline: d.headline,
-                        summary: d.summary,
-                        body: d.body,
-                        section: d.section,
-                        tags: d.tags,
-                        language: d.language,
-                    },
-                    E::ArticleRevised(r) => A::Revise {
-                        headline: r.headline,
-                        summary: r.summary,
-                        body: r.body,
-                        section: r.section,
-                        tags: r.tags,
-                        note: r.note,
-                    },
-                    E::ArticlePublished(_) => A::Publish,
-                    E::ArticleRetracted(r) => A::Retract { reason: r.reason },
-                    E::CorrectionAppended(c) => A::AppendCorrection { text: c.text },
-                    E::BylineAdded(b) => A::AddByline { author_id: b.author_id, role: b.role },
-                    E::BylineRemoved(b) => A::RemoveByline { author_id: b.author_id },
-                    other => {
-                        return Err(self.error(
-                            number,
-                            "type",
-                            format!("{} is not an article event", other.event_type()),
-                        ));
-                    }
-                };
-                let command_full = crate::domain::Command::Article(id, command.clone());
-                command_full
-                    .validate()
-                    .map_err(|e| self.error(number, &rejected_field(&e), e.to_string()))?;
                 let author = match &command {
-                    A::AddByline { author_id, .. } => {
-                        match self
+                    crate::domain::ArticleCommand::AddByline { author_id, .. } => {
+                        let (v, s) = self
                             .state(StreamKind::Author(*author_id))
-                            .map_err(|e| self.error(number, "payload.author_id", e.to_string()))?
-                        {
-                            (v, Some(State::Author(a))) => {
-                                let a2 = a.clone();
-                                self.states.insert(author_id.stream(), (v, Some(State::Author(a))));
-                                Some(a2)
-                            }
-                            (v, s) => {
-                                self.states.insert(author_id.stream(), (v, s));
-                                None
-                            }
-                        }
+                            .map_err(|e| self.error(number, "payload.author_id", e.to_string()))?;
+                        let found = match &s {
+                            Some(State::Author(a)) => Some(a.clone()),
+                            _ => None,
+                        };
+                        self.states.insert(author_id.stream(), (v, s));
+                        found
                     }
                     _ => None,
                 };
-                let decided =
-                    article::decide(current, id, &command, author.as_ref()).map_err(|e| refused(self, e))?;
-                if decided.first() != Some(event) {
-                    return Err(self.error(
-                        number,
-                        "payload",
-                        "the event repeats the article's current values",
-                    ));
-                }
+                authored::check_article(current, id, &command, author.as_ref(), event)
+                    .map_err(|f| fault(self, f))
             }
-            StreamKind::Author(id) => {
+            crate::domain::Command::Author(id, command) => {
                 let current = match state {
                     Some(State::Author(a)) => Some(a),
                     _ => None,
                 };
-                let command = match event.clone() {
-                    E::AuthorRegistered(r) => U::Register { name: r.name, bio: r.bio },
-                    E::AuthorRenamed(r) => U::Rename { name: r.name },
-                    other => {
-                        return Err(self.error(
-                            number,
-                            "type",
-                            format!("{} is not an author event", other.event_type()),
-                        ));
-                    }
-                };
-                crate::domain::Command::Author(id, command.clone())
-                    .validate()
-                    .map_err(|e| self.error(number, &rejected_field(&e), e.to_string()))?;
-                author::decide(current, id, &command).map_err(|e| refused(self, e))?;
+                authored::check_author(current, id, &command).map_err(|f| fault(self, f))
             }
         }
-        Ok(())
     }
 
     /// Hands the prepared batch to the writer without waiting for it (after the previous one
