@@ -4,10 +4,12 @@
 //! that was decided on), answer with the new state, its version and the position written.
 
 pub mod history;
+mod import;
 pub mod limits;
 mod read;
 mod snapshot;
 
+pub use import::{ImportError, ImportReport, import};
 pub use read::{READ_YOUR_WRITES_WAIT, ReadRequest, Reading, Revision, parse_instant};
 pub use snapshot::ReadSnapshot;
 
@@ -24,7 +26,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::events::Event;
 use crate::domain::{self, Article, ArticleCommand, ArticleId, Author, AuthorId, Command, Meta};
 use crate::project::Projections;
-use crate::store::{self, AppendRequest, Claim, ExpectedVersion, ProposedEvent, Store, StoreOptions};
+use crate::store::{self, AppendRequest, ExpectedVersion, ProposedEvent, Store, StoreOptions};
 use crate::{Error, Position, Result};
 
 /// How many times a write whose caller gave no expected version is retried after losing a
@@ -195,7 +197,7 @@ impl Archive {
         let correlation_id = ulid::Ulid::new().to_string();
         let stream = command.stream();
         for _ in 0..RETRIES {
-            let (version, events, claims) = self.decide(&command)?;
+            let (version, events) = self.decide(&command)?;
             if let Some(expected) = options.expected_version
                 && expected != version
             {
@@ -206,28 +208,29 @@ impl Archive {
                 }
                 .into());
             }
-            let request = AppendRequest {
-                stream: stream.clone(),
-                expected: if version == 0 {
-                    ExpectedVersion::NoStream
-                } else {
-                    ExpectedVersion::Exact(version)
+            let proposed = events
+                .iter()
+                .map(|e| ProposedEvent {
+                    event_type: e.event_type().to_owned(),
+                    schema_version: e.schema_version(),
+                    payload: e.to_payload(),
+                    effective_at: options.effective_at,
+                })
+                .collect();
+            let expected =
+                if version == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(version) };
+            let request = append_request(
+                &stream,
+                expected,
+                proposed,
+                &events,
+                Provenance {
+                    idempotency_key: options.idempotency_key.clone(),
+                    fingerprint: Some(fingerprint),
+                    actor: actor.map(str::to_owned),
+                    correlation_id: Some(correlation_id.clone()),
                 },
-                events: events
-                    .iter()
-                    .map(|e| ProposedEvent {
-                        event_type: e.event_type().to_owned(),
-                        schema_version: e.schema_version(),
-                        payload: e.to_payload(),
-                        effective_at: options.effective_at,
-                    })
-                    .collect(),
-                idempotency_key: options.idempotency_key.clone(),
-                fingerprint: Some(fingerprint),
-                actor: actor.map(str::to_owned),
-                correlation_id: Some(correlation_id.clone()),
-                claims,
-            };
+            );
             match self.store.append_async(request).await {
                 Ok(appended) => return self.written(&stream, appended.last_position, appended.deduplicated),
                 // Someone else wrote to the stream between our read and our append: decide again
@@ -240,7 +243,7 @@ impl Archive {
     }
 
     /// Loads state, decides, and works out the claims of the events.
-    fn decide(&self, command: &Command) -> Result<(u64, Vec<Event>, Vec<Claim>)> {
+    fn decide(&self, command: &Command) -> Result<(u64, Vec<Event>)> {
         let (version, mut events) = match command {
             Command::Article(id, cmd) => {
                 let (version, state) = self.article_state(*id)?;
@@ -262,12 +265,7 @@ impl Archive {
         {
             draft.slug = self.free_slug(&draft.slug)?;
         }
-        let claims = events
-            .iter()
-            .flat_map(Event::claims)
-            .map(|(namespace, value)| Claim { namespace: namespace.to_owned(), value })
-            .collect();
-        Ok((version, events, claims))
+        Ok((version, events))
     }
 
     fn free_slug(&self, base: &str) -> Result<String> {
@@ -367,6 +365,37 @@ impl Archive {
         }
         let at = crate::project::At { as_of: None, basis: Some(position) };
         Ok(read(&r, at)?.filter(|s| s.version == version).map(|s| (version, Some(s.state))))
+    }
+}
+
+/// Who and what asked for an append: the idempotency key and the request's fingerprint, the
+/// actor, the correlation id.
+pub(crate) struct Provenance {
+    pub(crate) idempotency_key: Option<String>,
+    pub(crate) fingerprint: Option<store::Hash>,
+    pub(crate) actor: Option<String>,
+    pub(crate) correlation_id: Option<String>,
+}
+
+/// Every append the archive makes is built here, whether a mutation decided its events or an
+/// import checked them: the events, expected on top of the stream version they were decided
+/// on, the unique names they claim, and their provenance.
+pub(crate) fn append_request(
+    stream: &str,
+    expected: ExpectedVersion,
+    proposed: Vec<ProposedEvent>,
+    events: &[Event],
+    provenance: Provenance,
+) -> AppendRequest {
+    AppendRequest {
+        stream: stream.to_owned(),
+        expected,
+        events: proposed,
+        idempotency_key: provenance.idempotency_key,
+        fingerprint: provenance.fingerprint,
+        actor: provenance.actor,
+        correlation_id: provenance.correlation_id,
+        claims: events.iter().flat_map(domain::claims).collect(),
     }
 }
 

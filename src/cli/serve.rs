@@ -34,7 +34,7 @@ pub(super) async fn serve(
             let file = fixtures.clone();
             let report = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                 let input = open_input(&file)?;
-                Ok(crate::transfer::import(
+                Ok(crate::archive::import(
                     &store,
                     std::io::BufRead::lines(input),
                     crate::transfer::DEFAULT_BATCH,

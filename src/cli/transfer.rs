@@ -52,7 +52,7 @@ pub(super) fn import(
     );
     let started = std::time::Instant::now();
     let head = store.head();
-    let report = crate::transfer::import(&store, lines, batch, |n| bar.set_position(n))
+    let report = crate::archive::import(&store, lines, batch, |n| bar.set_position(n))
         .with_context(|| format!("importing {}", file.display()))?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();

@@ -35,6 +35,15 @@ pub fn decode(event: &crate::store::RecordedEvent) -> Result<(Event, Meta), even
     Ok((decoded, Meta { version: event.version, effective_at: event.effective_at }))
 }
 
+/// The unique names (slugs) an event claims in the log; every append and restore carries them.
+pub fn claims(event: &Event) -> Vec<crate::store::Claim> {
+    event
+        .claims()
+        .into_iter()
+        .map(|(namespace, value)| crate::store::Claim { namespace: namespace.to_owned(), value })
+        .collect()
+}
+
 /// Why a command was refused. Nothing is appended for a refused command.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {

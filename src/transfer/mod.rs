@@ -8,10 +8,6 @@
 //! import twice appends nothing the second time.
 
 pub mod corpus;
-mod import;
-
-use import::json_field;
-pub use import::{ImportError, ImportReport, import};
 
 use std::io::Write;
 
@@ -21,7 +17,7 @@ use serde_json::value::RawValue;
 
 use crate::Position;
 use crate::domain::events::{Event, current_version};
-use crate::store::{self, Claim, RecordedEvent, Restored, Store};
+use crate::store::{self, RecordedEvent, Restored, Store};
 
 /// Lines per transaction when importing, unless set otherwise.
 pub const DEFAULT_BATCH: usize = 5000;
@@ -160,11 +156,14 @@ impl FieldError {
 pub fn restored(line: &Line) -> Result<Restored, FieldError> {
     let (schema_version, event) = event_of(line)?;
     let position = line.position.ok_or_else(|| FieldError::new("position", "an exported line needs it"))?;
-    Ok(Restored { event: line.record(schema_version, Position(position))?, claims: claims_of(&event) })
+    Ok(Restored {
+        event: line.record(schema_version, Position(position))?,
+        claims: crate::domain::claims(&event),
+    })
 }
 
 /// The line's schema version and its payload decoded as that event.
-fn event_of(line: &Line) -> Result<(u16, Event), FieldError> {
+pub fn event_of(line: &Line) -> Result<(u16, Event), FieldError> {
     use crate::domain::events::DecodeError;
     let schema_version = line.schema_version.unwrap_or_else(|| current_version(&line.event_type));
     let event = Event::decode(&line.event_type, schema_version, line.payload.get().as_bytes()).map_err(
@@ -183,15 +182,8 @@ fn event_of(line: &Line) -> Result<(u16, Event), FieldError> {
     Ok((schema_version, event))
 }
 
-fn claims_of(event: &Event) -> Vec<Claim> {
-    event
-        .claims()
-        .into_iter()
-        .map(|(namespace, value)| Claim { namespace: namespace.to_owned(), value })
-        .collect()
-}
-
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -204,4 +196,15 @@ fn unhex(s: &str) -> Option<[u8; 32]> {
         *byte = u8::from_str_radix(s.get(i * 2..i * 2 + 2)?, 16).ok()?;
     }
     Some(out)
+}
+
+/// The field a serde_json error is about, and its message without the position suffix.
+pub fn json_field(e: &serde_json::Error) -> (String, String) {
+    let message = e.to_string();
+    let field = ["missing field `", "unknown field `", "duplicate field `"]
+        .iter()
+        .find_map(|p| message.split(p).nth(1).and_then(|rest| rest.split('`').next()).map(str::to_owned))
+        .unwrap_or_else(|| "(json)".to_owned());
+    let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+    (field, message)
 }

@@ -178,7 +178,7 @@ proptest! {
     fn import_lines_of_any_shape_are_refused_by_line_and_field(lines in prop::collection::vec(import_line(), 1..8)) {
         let (_dir, store) = crate::support::temp_store();
         let before = crate::support::raw_log(&store);
-        let result = morgue::transfer::import(&store, lines.iter().cloned().map(Ok), 5000, |_| {});
+        let result = morgue::archive::import(&store, lines.iter().cloned().map(Ok), 5000, |_| {});
         if let Err(e) = result {
             prop_assert!(e.line >= 1 && e.line <= lines.len() as u64, "{e}");
             prop_assert!(!e.field.is_empty(), "{e}");

@@ -12,7 +12,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("store", &[]),
     ("domain", &["store"]),
     ("project", &["store", "domain"]),
-    ("archive", &["store", "domain", "project"]),
+    ("archive", &["store", "domain", "project", "transfer"]),
     ("transfer", &["store", "domain"]),
     ("replicate", &["store", "domain", "transfer", "archive"]),
     ("graphql", &["archive", "domain"]),

@@ -38,7 +38,7 @@ impl Server {
         if fixtures {
             let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/archive.jsonl");
             let input = morgue::cli::open_input(&file).unwrap();
-            morgue::transfer::import(archive.store(), std::io::BufRead::lines(input), 5000, |_| {}).unwrap();
+            morgue::archive::import(archive.store(), std::io::BufRead::lines(input), 5000, |_| {}).unwrap();
             archive.projections().unwrap().catch_up(Duration::from_secs(60)).unwrap();
         }
         let tokens = Tokens::load(dir.path()).unwrap();

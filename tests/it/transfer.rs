@@ -1,13 +1,14 @@
 //! Import and export: errors that name line and field, idempotent re-runs, exact round trips.
 
 use morgue::Position;
+use morgue::archive::{self, ImportError};
 use morgue::store::{self, Store, StoreOptions};
-use morgue::transfer::{self, ImportError};
+use morgue::transfer;
 
 use crate::support::{random_history, raw_log, temp_store};
 
-fn import(store: &Store, text: &str) -> Result<transfer::ImportReport, ImportError> {
-    transfer::import(store, text.lines().map(|l| Ok(l.to_owned())), 2, |_| {})
+fn import(store: &Store, text: &str) -> Result<archive::ImportReport, ImportError> {
+    archive::import(store, text.lines().map(|l| Ok(l.to_owned())), 2, |_| {})
 }
 
 const AUTHOR: &str = "author-01HZX3Q8V7M2K9D4N6P1R5T0WB";
@@ -108,11 +109,11 @@ fn export_then_import_into_an_empty_store_is_identical() {
     let copy = tempfile::tempdir().unwrap();
     let restored = Store::open(copy.path(), StoreOptions { map_size: 1 << 30 }).unwrap();
     let text = String::from_utf8(out.clone()).unwrap();
-    let report = transfer::import(&restored, text.lines().map(|l| Ok(l.to_owned())), 64, |_| {}).unwrap();
+    let report = archive::import(&restored, text.lines().map(|l| Ok(l.to_owned())), 64, |_| {}).unwrap();
     assert_eq!(report.appended, n);
     assert_eq!(raw_log(&restored), raw_log(store), "same events, same hash chain, byte for byte");
     // Slugs came along: the restored store refuses a taken one.
-    let again = transfer::import(&restored, text.lines().map(|l| Ok(l.to_owned())), 64, |_| {}).unwrap();
+    let again = archive::import(&restored, text.lines().map(|l| Ok(l.to_owned())), 64, |_| {}).unwrap();
     assert_eq!((again.appended, again.skipped), (0, n));
     let mut second = Vec::new();
     transfer::export(&restored, Position::ZERO, &mut second, |_| {}).unwrap();
@@ -131,10 +132,10 @@ fn the_real_corpora_import_and_verify() {
     }
     let (_tmp, store) = temp_store();
     let input = morgue::cli::open_input(&file).unwrap();
-    let report = transfer::import(&store, transfer::corpus::lines(input, &store), 5000, |_| {}).unwrap();
+    let report = archive::import(&store, transfer::corpus::lines(input, &store), 5000, |_| {}).unwrap();
     assert!(report.appended > 1000, "{report:?}");
     assert!(store::verify(&store.reader().unwrap(), |_| {}).unwrap().is_ok());
     let input = morgue::cli::open_input(&file).unwrap();
-    let again = transfer::import(&store, transfer::corpus::lines(input, &store), 5000, |_| {}).unwrap();
+    let again = archive::import(&store, transfer::corpus::lines(input, &store), 5000, |_| {}).unwrap();
     assert_eq!(again.appended, 0);
 }

@@ -7,11 +7,11 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 
-use super::{Line, claims_of, event_of, hex};
 use crate::Position;
 use crate::domain::events::Event;
 use crate::domain::{Article, Author, Meta, StreamKind};
 use crate::store::{self, AppendRequest, ExpectedVersion, ProposedEvent, Restored, Store};
+use crate::transfer::{Line, event_of, hex, json_field};
 
 /// Why an import stopped. Nothing of the batch holding the bad line was appended.
 #[derive(Debug, thiserror::Error)]
@@ -142,7 +142,7 @@ impl Importer<'_> {
         })?;
         let (schema_version, event) = event_of(&line).map_err(|e| self.error(number, &e.field, e.message))?;
         let payload = line.payload.get().as_bytes();
-        let claims = claims_of(&event);
+        let claims = crate::domain::claims(&event);
 
         if let Some(position) = line.position {
             let record = line
@@ -215,20 +215,20 @@ impl Importer<'_> {
             self.states.insert(line.stream.clone(), (version, state));
         }
         let key = line.idempotency_key.clone().unwrap_or_else(|| derived_key(&line, payload));
-        let mut request = AppendRequest::new(
-            line.stream,
-            expected,
-            vec![ProposedEvent {
-                event_type: line.event_type,
-                schema_version,
-                payload: payload.to_vec(),
-                effective_at: line.effective_at,
-            }],
-        );
-        request.idempotency_key = Some(key);
-        request.actor = line.actor;
-        request.correlation_id = line.correlation_id;
-        request.claims = claims;
+        let proposed = vec![ProposedEvent {
+            event_type: line.event_type,
+            schema_version,
+            payload: payload.to_vec(),
+            effective_at: line.effective_at,
+        }];
+        let provenance = super::Provenance {
+            idempotency_key: Some(key),
+            fingerprint: None,
+            actor: line.actor,
+            correlation_id: line.correlation_id,
+        };
+        let request =
+            super::append_request(&line.stream, expected, proposed, std::slice::from_ref(&event), provenance);
         self.pending.push(Pending::Append(number, request));
         Ok(())
     }
@@ -409,17 +409,6 @@ fn rejected_field(e: &crate::domain::Rejection) -> String {
         }
         _ => "payload".into(),
     }
-}
-
-/// The field a serde_json error is about, and its message without the position suffix.
-pub(super) fn json_field(e: &serde_json::Error) -> (String, String) {
-    let message = e.to_string();
-    let field = ["missing field `", "unknown field `", "duplicate field `"]
-        .iter()
-        .find_map(|p| message.split(p).nth(1).and_then(|rest| rest.split('`').next()).map(str::to_owned))
-        .unwrap_or_else(|| "(json)".to_owned());
-    let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
-    (field, message)
 }
 
 /// An idempotency key from the line's content: a re-run of the same file finds it again.
