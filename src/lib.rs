@@ -37,17 +37,16 @@
 
 pub mod archive;
 pub mod auth;
-pub mod bench;
 pub mod cli;
 pub mod domain;
 pub mod error;
-pub mod generate;
 pub mod graphql;
 pub mod http;
 mod position;
 pub mod project;
 pub mod replicate;
 pub mod store;
+pub mod tools;
 pub mod transfer;
 
 pub use error::{Code, Error, Result};

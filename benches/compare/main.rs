@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use morgue::bench::Rate;
+use morgue::tools::bench::Rate;
 use peers::Peer;
 
 struct Args {
@@ -204,7 +204,7 @@ fn main() -> anyhow::Result<()> {
 
     // The corpus.
     let corpus_path = work.join("corpus.jsonl");
-    let spec = morgue::generate::Spec {
+    let spec = morgue::tools::generate::Spec {
         articles: a.articles,
         revisions: a.revisions,
         authors: (a.articles / 50).max(20),
@@ -212,7 +212,7 @@ fn main() -> anyhow::Result<()> {
         words: a.words,
     };
     let mut out = std::io::BufWriter::new(std::fs::File::create(&corpus_path)?);
-    let lines = morgue::generate::generate(&spec, &mut out)?;
+    let lines = morgue::tools::generate::generate(&spec, &mut out)?;
     out.flush()?;
     drop(out);
     let corpus = corpus::Corpus::load(&corpus_path)?;
@@ -230,7 +230,7 @@ fn main() -> anyhow::Result<()> {
     let mut rows = Vec::new();
 
     // The disk's limit.
-    let sync = morgue::bench::sync(&work, Duration::from_secs_f64(a.seconds.max(0.2)))?;
+    let sync = morgue::tools::bench::sync(&work, Duration::from_secs_f64(a.seconds.max(0.2)))?;
     let mut r = row("disk: write + fdatasync of a small record (the limit line)", "ops/s", true);
     r.morgue = Some(sync.per_second());
     rows.push(r);
@@ -247,7 +247,8 @@ fn main() -> anyhow::Result<()> {
         let dir = work.join(format!("morgue-append-{writers}"));
         let store =
             morgue::store::Store::open(dir.join("log"), morgue::store::StoreOptions { map_size: 1 << 34 })?;
-        let rate = morgue::bench::append(&store, writers, Some(Duration::from_secs_f64(a.seconds)), false)?;
+        let rate =
+            morgue::tools::bench::append(&store, writers, Some(Duration::from_secs_f64(a.seconds)), false)?;
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
         log(format!("morgue append x{writers}: {rate}"));
@@ -279,7 +280,7 @@ fn main() -> anyhow::Result<()> {
     let m_search_now = morgue_search(&archive, &rt, &queries, a.rounds, None)?;
     let m_search_past = morgue_search(&archive, &rt, &queries, a.rounds, Some(as_of.parse()?))?;
     log(format!("morgue search: now {m_search_now}; asOf {m_search_past}"));
-    let tt = morgue::bench::time_travel(&archive, 10_000, a.reads)?;
+    let tt = morgue::tools::bench::time_travel(&archive, 10_000, a.reads)?;
     log(format!(
         "morgue article: 1 rev now {} asOf {}; 10k now {} asOf {}",
         tt.short_now, tt.short, tt.long_now, tt.long

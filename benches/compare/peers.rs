@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use morgue::bench::Rate;
+use morgue::tools::bench::Rate;
 
 use crate::corpus::{Corpus, Query, QueryKind};
 

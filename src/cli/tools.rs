@@ -71,7 +71,7 @@ pub(super) fn generate(
     max_words: usize,
     out: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
-    let spec = crate::generate::Spec {
+    let spec = crate::tools::generate::Spec {
         articles,
         revisions,
         authors,
@@ -82,9 +82,11 @@ pub(super) fn generate(
         Some(path) => {
             let file =
                 std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-            crate::generate::generate(&spec, &mut std::io::BufWriter::with_capacity(1 << 20, file))?
+            crate::tools::generate::generate(&spec, &mut std::io::BufWriter::with_capacity(1 << 20, file))?
         }
-        None => crate::generate::generate(&spec, &mut std::io::BufWriter::new(std::io::stdout().lock()))?,
+        None => {
+            crate::tools::generate::generate(&spec, &mut std::io::BufWriter::new(std::io::stdout().lock()))?
+        }
     };
     eprintln!("generated {lines} events");
     Ok(ExitCode::SUCCESS)
@@ -96,13 +98,13 @@ pub(super) fn bench(command: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Append { data, writers, seconds, print_acks } => {
             let store = data.open_store()?;
             let duration = (seconds > 0).then(|| Duration::from_secs(seconds));
-            let rate = crate::bench::append(&store, writers, duration, print_acks)?;
+            let rate = crate::tools::bench::append(&store, writers, duration, print_acks)?;
             eprintln!("durable append, {writers} writer(s): {rate}");
             Ok(ExitCode::SUCCESS)
         }
         BenchCommand::Searchable { data, count } => {
             let archive = crate::archive::Archive::open(&data.data, data.map_size)?;
-            let rate = crate::bench::searchable(&archive, count)?;
+            let rate = crate::tools::bench::searchable(&archive, count)?;
             eprintln!(
                 "publish-to-searchable delay over {count} articles: p50 {:.1} ms, p99 {:.1} ms",
                 rate.p50.as_secs_f64() * 1e3,
@@ -113,7 +115,7 @@ pub(super) fn bench(command: BenchCommand) -> anyhow::Result<ExitCode> {
         }
         BenchCommand::TimeTravel { data, revisions, reads } => {
             let archive = crate::archive::Archive::open(&data.data, data.map_size)?;
-            let r = crate::bench::time_travel(&archive, revisions, reads)?;
+            let r = crate::tools::bench::time_travel(&archive, revisions, reads)?;
             let us = |d: Duration| d.as_secs_f64() * 1e6;
             eprintln!(
                 "article(asOf), 1 revision:       p50 {:.1} µs, p99 {:.1} µs",
@@ -139,7 +141,7 @@ pub(super) fn bench(command: BenchCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         BenchCommand::Sync { dir, seconds } => {
-            let rate = crate::bench::sync(&dir, Duration::from_secs(seconds))?;
+            let rate = crate::tools::bench::sync(&dir, Duration::from_secs(seconds))?;
             eprintln!("disk sync (64-byte write + fdatasync): {rate}");
             Ok(ExitCode::SUCCESS)
         }

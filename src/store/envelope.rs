@@ -68,6 +68,16 @@ pub enum ExpectedVersion {
     Exact(u64),
 }
 
+impl std::fmt::Display for ExpectedVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExpectedVersion::Any => f.write_str("any version"),
+            ExpectedVersion::NoStream => f.write_str("no stream yet"),
+            ExpectedVersion::Exact(v) => write!(f, "version {v}"),
+        }
+    }
+}
+
 impl ExpectedVersion {
     /// Whether a stream whose last version is `actual` (0: no stream) satisfies this.
     pub fn admits(self, actual: u64) -> bool {

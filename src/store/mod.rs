@@ -72,7 +72,7 @@ pub mod limits {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The stream is not at the version the caller expected.
-    #[error("stream {stream} is at version {actual}, expected {expected:?}")]
+    #[error("stream {stream} is at version {actual}, expected {expected}")]
     WrongVersion {
         /// The stream.
         stream: String,

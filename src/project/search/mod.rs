@@ -421,7 +421,8 @@ impl SearchIndex {
                         (score, pos.as_ref().map_or(0, |c| c.get_val(doc)))
                     }
                 });
-                let (hits, total, facet_counts) = searcher.search(&query, &(top, Count, facets))?;
+                let (hits, total, facet_counts) =
+                    searcher.search(&query, &(top, Count, facets)).map_err(query_error)?;
                 (hits.into_iter().map(|((score, _), d)| (score, d)).collect(), total, facet_counts)
             }
             Sort::Date => {
@@ -432,7 +433,8 @@ impl SearchIndex {
                     (SortByStaticFastValue::<i64>::for_field("published"), Order::Desc),
                     (SortByStaticFastValue::<u64>::for_field("pos_from"), Order::Desc),
                 ));
-                let (by_date, total, facet_counts) = searcher.search(&query, &(by, Count, facets))?;
+                let (by_date, total, facet_counts) =
+                    searcher.search(&query, &(by, Count, facets)).map_err(query_error)?;
                 (by_date.into_iter().map(|(_, d)| (0.0, d)).collect(), total, facet_counts)
             }
         };
@@ -496,7 +498,7 @@ impl SearchIndex {
     pub fn published_instants(&self, request: &SearchRequest) -> Result<Vec<i64>> {
         let (_, query) = self.query_of(request)?;
         let searcher = self.reader.searcher();
-        Ok(searcher.search(&query, &PublishedCollector)?)
+        Ok(searcher.search(&query, &PublishedCollector).map_err(query_error)?)
     }
 
     /// The clauses that keep only the documents valid at `at`.
@@ -563,6 +565,15 @@ impl SearchIndex {
         }
         out.sort();
         Ok(out)
+    }
+}
+
+/// A search the index refuses for its shape (`headline:*` asks whether a field exists, which
+/// only fast fields answer) is the reader's query at fault, not the index.
+fn query_error(e: tantivy::TantivyError) -> Error {
+    match e {
+        tantivy::TantivyError::SchemaError(m) | tantivy::TantivyError::InvalidArgument(m) => Error::Query(m),
+        other => Error::Tantivy(other),
     }
 }
 
