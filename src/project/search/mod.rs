@@ -498,7 +498,7 @@ impl SearchIndex {
     pub fn published_instants(&self, request: &SearchRequest) -> Result<Vec<i64>> {
         let (_, query) = self.query_of(request)?;
         let searcher = self.reader.searcher();
-        Ok(searcher.search(&query, &PublishedCollector).map_err(query_error)?)
+        searcher.search(&query, &PublishedCollector).map_err(query_error)
     }
 
     /// The clauses that keep only the documents valid at `at`.
