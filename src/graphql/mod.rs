@@ -60,7 +60,7 @@ impl Viewer {
 
 /// Builds the schema over an archive.
 pub fn schema(archive: Archive) -> MorgueSchema {
-    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
+    Schema::build(QueryRoot::default(), MutationRoot, SubscriptionRoot)
         .data(archive)
         .extension(limits::DocumentLimits)
         .limit_directives(MAX_DIRECTIVES)
@@ -69,7 +69,7 @@ pub fn schema(archive: Archive) -> MorgueSchema {
 
 /// The SDL of the served schema (what `schema/morgue.graphql` holds).
 pub fn sdl() -> String {
-    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot).finish().sdl()
+    Schema::build(QueryRoot::default(), MutationRoot, SubscriptionRoot).finish().sdl()
 }
 
 /// A GraphQL error with a machine-readable `extensions.code`.

@@ -22,9 +22,6 @@ pub struct Bases(pub Mutex<Vec<Reading>>);
 #[derive(Clone)]
 pub struct BasesHandle(pub std::sync::Arc<Bases>);
 
-/// The root of reads.
-pub struct QueryRoot;
-
 pub(crate) async fn reading(
     ctx: &Context<'_>,
     as_of: Option<Instant>,
@@ -129,14 +126,66 @@ pub(crate) fn articles_page(
     })
 }
 
+/// Declares, once, the four time arguments of every read of the archive's past: each field
+/// written inside gets `asOf`, `knownAt`, `basis` and `minPosition` (named by its `times(..)`),
+/// with one description each.
+macro_rules! time_travel_fields {
+    (
+        // The attribute's own tokens, so that what it binds (`child_complexity`) is seen by
+        // the complexity expressions written at the call site.
+        $hash:tt $attribute:tt
+        impl $ty:ident {
+            $(
+                $(#[$attr:meta])*
+                async fn $name:ident(&self, $ctx:ident: &Context<'_>, $($param:tt)*)
+                    times($as_of:ident, $known_at:ident, $basis:ident, $min_position:ident) -> $ret:ty $body:block
+            )*
+        }
+    ) => {
+        $hash $attribute
+        impl $ty {
+            $(
+                $(#[$attr])*
+                async fn $name(
+                    &self,
+                    $ctx: &Context<'_>,
+                    $($param)*
+                    #[graphql(desc = "Read the archive as it stood at this instant (effective time, inclusive). \
+                                      Default: now; a future instant is read as now.")]
+                    $as_of: Option<Instant>,
+                    #[graphql(desc = "Only events the archive had recorded by this instant: what it knew then. \
+                                      Default: now.")]
+                    $known_at: Option<Instant>,
+                    #[graphql(desc = "Only events at log positions up to this one: pass an answer's \
+                                      `extensions.basis` to reproduce that answer exactly. With `knownAt`, the \
+                                      earlier wins.")]
+                    $basis: Option<Pos>,
+                    #[graphql(desc = "Wait (up to 5 s) until the projectors include this position, such as a \
+                                      mutation's `position` (read your writes); fails with STALE if they do not.")]
+                    $min_position: Option<Pos>,
+                ) -> $ret $body
+            )*
+        }
+    };
+}
+
 /// Reads. Anonymous readers see published content only; editor and admin tokens also see
 /// drafts (through `article`). A read taking `asOf`, `knownAt`, `basis` and `minPosition` is
 /// answered at one log position, reported in the response as `extensions.basis`; something
 /// that did not exist at the instant read is `null` or absent, not an error. Errors carry
 /// `extensions.code`: BAD_INPUT (a bad id, cursor, query or `first`), STALE (`minPosition`
 /// not reached in time).
-#[Object(name = "Query")]
-impl QueryRoot {
+#[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct QueryRoot(TimeTravelQuery, LogQuery);
+
+/// The reads of the archive at any instant.
+#[derive(Default)]
+pub struct TimeTravelQuery;
+
+time_travel_fields! {
+    #[Object]
+    impl TimeTravelQuery {
     /// One article by id or slug; `null` if it did not exist at that instant (or is a draft and
     /// you are not an editor).
     #[allow(clippy::too_many_arguments)]
@@ -147,20 +196,7 @@ impl QueryRoot {
         id: Option<ID>,
         #[graphql(desc = "The article's slug. Give exactly one of `id` and `slug` (BAD_INPUT otherwise).")]
         slug: Option<String>,
-        #[graphql(desc = "Read the archive as it stood at this instant (effective time, inclusive). \
-                          Default: now; a future instant is read as now.")]
-        as_of: Option<Instant>,
-        #[graphql(desc = "Only events the archive had recorded by this instant: what it knew then. \
-                          Default: now.")]
-        known_at: Option<Instant>,
-        #[graphql(desc = "Only events at log positions up to this one: pass an answer's \
-                          `extensions.basis` to reproduce that answer exactly. With `knownAt`, the \
-                          earlier wins.")]
-        basis: Option<Pos>,
-        #[graphql(desc = "Wait (up to 5 s) until the projectors include this position, such as a \
-                          mutation's `position` (read your writes); fails with STALE if they do not.")]
-        min_position: Option<Pos>,
-    ) -> async_graphql::Result<Option<ArticleObj>> {
+    ) times(as_of, known_at, basis, min_position) -> async_graphql::Result<Option<ArticleObj>> {
         let r = reading(ctx, as_of, known_at, basis, min_position).await?;
         let archive = ctx.data::<Archive>()?;
         let snap = match (id, slug) {
@@ -192,20 +228,7 @@ impl QueryRoot {
         #[graphql(desc = "An opaque cursor: the `endCursor` of the previous page (asked with the same \
                           arguments); omit for the first page.")]
         after: Option<String>,
-        #[graphql(desc = "Read the archive as it stood at this instant (effective time, inclusive). \
-                          Default: now; a future instant is read as now.")]
-        as_of: Option<Instant>,
-        #[graphql(desc = "Only events the archive had recorded by this instant: what it knew then. \
-                          Default: now.")]
-        known_at: Option<Instant>,
-        #[graphql(desc = "Only events at log positions up to this one: pass an answer's \
-                          `extensions.basis` to reproduce that answer exactly. With `knownAt`, the \
-                          earlier wins.")]
-        basis: Option<Pos>,
-        #[graphql(desc = "Wait (up to 5 s) until the projectors include this position, such as a \
-                          mutation's `position` (read your writes); fails with STALE if they do not.")]
-        min_position: Option<Pos>,
-    ) -> async_graphql::Result<ArticleConnection> {
+    ) times(as_of, known_at, basis, min_position) -> async_graphql::Result<ArticleConnection> {
         let r = reading(ctx, as_of, known_at, basis, min_position).await?;
         let author = author_id.as_ref().map(author_id_of).transpose()?;
         articles_page(ctx, &r, section, author, tag, first, after)
@@ -229,20 +252,7 @@ impl QueryRoot {
         #[graphql(desc = "The bucket size: calendar YEAR, MONTH or DAY, in UTC; at most 100000 \
                           buckets (BAD_INPUT beyond). Empty buckets are included.")]
         bucket: TimelineBucket,
-        #[graphql(desc = "Read the archive as it stood at this instant (effective time, inclusive). \
-                          Default: now; a future instant is read as now.")]
-        as_of: Option<Instant>,
-        #[graphql(desc = "Only events the archive had recorded by this instant: what it knew then. \
-                          Default: now.")]
-        known_at: Option<Instant>,
-        #[graphql(desc = "Only events at log positions up to this one: pass an answer's \
-                          `extensions.basis` to reproduce that answer exactly. With `knownAt`, the \
-                          earlier wins.")]
-        basis: Option<Pos>,
-        #[graphql(desc = "Wait (up to 5 s) until the projectors include this position, such as a \
-                          mutation's `position` (read your writes); fails with STALE if they do not.")]
-        min_position: Option<Pos>,
-    ) -> async_graphql::Result<Vec<TimelineCount>> {
+    ) times(as_of, known_at, basis, min_position) -> async_graphql::Result<Vec<TimelineCount>> {
         let r = reading(ctx, as_of, known_at, basis, min_position).await?;
         let archive = ctx.data::<Archive>()?;
         let filter = SearchRequest {
@@ -289,23 +299,10 @@ impl QueryRoot {
         #[graphql(desc = "An opaque cursor: a hit's `cursor` or the previous page's `endCursor` (asked \
                           with the same arguments); omit for the first page.")]
         after: Option<String>,
-        #[graphql(desc = "Read the archive as it stood at this instant (effective time, inclusive). \
-                          Default: now; a future instant is read as now.")]
-        as_of: Option<Instant>,
-        #[graphql(desc = "Only events the archive had recorded by this instant: what it knew then. \
-                          Default: now.")]
-        known_at: Option<Instant>,
-        #[graphql(desc = "Only events at log positions up to this one: pass an answer's \
-                          `extensions.basis` to reproduce that answer exactly. With `knownAt`, the \
-                          earlier wins.")]
-        basis: Option<Pos>,
-        #[graphql(desc = "Wait (up to 5 s) until the projectors include this position, such as a \
-                          mutation's `position` (read your writes); fails with STALE if they do not.")]
-        min_position: Option<Pos>,
         #[graphql(desc = "Only articles with this tag.")] tag: Option<String>,
         #[graphql(desc = "The order of hits: RELEVANCE (default) or DATE (newest publication first).")]
         sort: Option<SearchSort>,
-    ) -> async_graphql::Result<SearchResults> {
+    ) times(as_of, known_at, basis, min_position) -> async_graphql::Result<SearchResults> {
         let r = reading(ctx, as_of, known_at, basis, min_position).await?;
         let archive = ctx.data::<Archive>()?;
         let first = page_size(first, 10)?;
@@ -368,20 +365,7 @@ impl QueryRoot {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The author's id.")] id: ID,
-        #[graphql(desc = "Read the archive as it stood at this instant (effective time, inclusive). \
-                          Default: now; a future instant is read as now.")]
-        as_of: Option<Instant>,
-        #[graphql(desc = "Only events the archive had recorded by this instant: what it knew then. \
-                          Default: now.")]
-        known_at: Option<Instant>,
-        #[graphql(desc = "Only events at log positions up to this one: pass an answer's \
-                          `extensions.basis` to reproduce that answer exactly. With `knownAt`, the \
-                          earlier wins.")]
-        basis: Option<Pos>,
-        #[graphql(desc = "Wait (up to 5 s) until the projectors include this position, such as a \
-                          mutation's `position` (read your writes); fails with STALE if they do not.")]
-        min_position: Option<Pos>,
-    ) -> async_graphql::Result<Option<AuthorObj>> {
+    ) times(as_of, known_at, basis, min_position) -> async_graphql::Result<Option<AuthorObj>> {
         let r = reading(ctx, as_of, known_at, basis, min_position).await?;
         let archive = ctx.data::<Archive>()?;
         let snap = archive.author(&r, author_id(&id)?).map_err(to_gql)?;
@@ -398,20 +382,7 @@ impl QueryRoot {
         #[graphql(desc = "An opaque cursor: the `endCursor` of the previous page (asked with the same \
                           arguments); omit for the first page.")]
         after: Option<String>,
-        #[graphql(desc = "Read the archive as it stood at this instant (effective time, inclusive). \
-                          Default: now; a future instant is read as now.")]
-        as_of: Option<Instant>,
-        #[graphql(desc = "Only events the archive had recorded by this instant: what it knew then. \
-                          Default: now.")]
-        known_at: Option<Instant>,
-        #[graphql(desc = "Only events at log positions up to this one: pass an answer's \
-                          `extensions.basis` to reproduce that answer exactly. With `knownAt`, the \
-                          earlier wins.")]
-        basis: Option<Pos>,
-        #[graphql(desc = "Wait (up to 5 s) until the projectors include this position, such as a \
-                          mutation's `position` (read your writes); fails with STALE if they do not.")]
-        min_position: Option<Pos>,
-    ) -> async_graphql::Result<AuthorConnection> {
+    ) times(as_of, known_at, basis, min_position) -> async_graphql::Result<AuthorConnection> {
         let r = reading(ctx, as_of, known_at, basis, min_position).await?;
         let archive = ctx.data::<Archive>()?;
         let page = archive.authors_at(&r, after.as_deref(), page_size(first, 20)?).map_err(to_gql)?;
@@ -429,6 +400,15 @@ impl QueryRoot {
         })
     }
 
+    }
+}
+
+/// The reads of the raw log and of the node.
+#[derive(Default)]
+pub struct LogQuery;
+
+#[Object]
+impl LogQuery {
     /// A page of the raw log, in position order, after `after` (exclusive). For staff only:
     /// without an editor's or an admin's token it answers UNAUTHENTICATED.
     #[graphql(complexity = "super::list_cost(first, 50, child_complexity)")]
