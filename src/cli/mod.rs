@@ -11,16 +11,22 @@ use crate::project::Which;
 use crate::store::{self, Store, StoreOptions};
 
 mod args;
-mod maintain;
+mod backup;
+mod bench;
+mod export;
+mod generate;
+mod import;
+mod rebuild;
 mod serve;
+mod stats;
 mod token;
-mod tools;
-mod transfer;
+mod verify;
+mod writer_key;
 
 pub use args::{ProjectorArg, ReplicationArgs, RoleArg, WRITER_KEY_FILE};
+pub use bench::BenchCommand;
+pub use import::{Format, open_input};
 pub use token::TokenCommand;
-pub use tools::BenchCommand;
-pub use transfer::{Format, open_input};
 
 /// morgue: a newsroom's archive. Every article, revision, correction and byline is kept
 /// forever as an event in an append-only log; everything else is derived from it.
@@ -216,17 +222,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Commands::Token(command) => token::run(command),
-        Commands::Rebuild { data, which } => maintain::rebuild(data, which),
-        Commands::WriterKey { data, signing_key } => maintain::writer_key(data, signing_key),
-        Commands::Verify { data } => maintain::verify(data),
-        Commands::Import { data, file, format, batch } => transfer::import(data, file, format, batch),
-        Commands::Export { data, from, out } => transfer::export(data, from, out),
-        Commands::Backup { data, out } => maintain::backup(data, out),
+        Commands::Rebuild { data, which } => rebuild::rebuild(data, which),
+        Commands::WriterKey { data, signing_key } => writer_key::writer_key(data, signing_key),
+        Commands::Verify { data } => verify::verify(data),
+        Commands::Import { data, file, format, batch } => import::import(data, file, format, batch),
+        Commands::Export { data, from, out } => export::export(data, from, out),
+        Commands::Backup { data, out } => backup::backup(data, out),
         Commands::Generate { articles, revisions, authors, seed, min_words, max_words, out } => {
-            tools::generate(articles, revisions, authors, seed, min_words, max_words, out)
+            generate::generate(articles, revisions, authors, seed, min_words, max_words, out)
         }
-        Commands::Stats { data } => maintain::stats(data),
-        Commands::Bench(command) => tools::bench(command),
+        Commands::Stats { data } => stats::stats(data),
+        Commands::Bench(command) => bench::bench(command),
     }
 }
 

@@ -9,8 +9,8 @@ use async_nats::jetstream::{consumer, stream};
 use futures_util::{FutureExt, StreamExt};
 
 use super::Link;
+use super::wire::WireEvent;
 use crate::store::{Restored, Store};
-use crate::transfer::Line;
 
 /// Most events restored in one transaction.
 const BATCH: usize = 1000;
@@ -94,7 +94,8 @@ async fn session(store: &Store, link: &Link) -> Result<(), String> {
             if sequence > next {
                 return Err(format!("the stream skipped from {} to {sequence}", next - 1));
             }
-            let record = restored(&message.payload).map_err(|e| format!("sequence {sequence}: {e}"))?;
+            let record =
+                WireEvent::restored(&message.payload).map_err(|e| format!("sequence {sequence}: {e}"))?;
             if let Some(key) = &config.writer_key {
                 let signature = message.headers.as_ref().and_then(|h| h.get(super::trust::H_SIGNATURE));
                 if !key.verifies(&record.event.checksum, signature.map(|v| v.as_str())) {
@@ -129,12 +130,6 @@ async fn session(store: &Store, link: &Link) -> Result<(), String> {
             last.ack().await.map_err(|e| format!("acknowledging: {e}"))?;
         }
     }
-}
-
-/// The record a published message carries.
-fn restored(payload: &[u8]) -> Result<Restored, String> {
-    let line: Line = serde_json::from_slice(payload).map_err(|e| format!("payload: {e}"))?;
-    crate::transfer::restored(&line).map_err(|e| e.to_string())
 }
 
 /// A replica's log must be a prefix of the stream: the stream's event at the replica's head

@@ -16,6 +16,7 @@
 mod follow;
 mod publish;
 pub mod trust;
+pub mod wire;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,26 +25,12 @@ use std::time::Duration;
 pub use follow::follow;
 pub use publish::publish;
 pub use trust::{NatsAuth, SigningKey, WriterKey};
-
-use crate::store::RecordedEvent;
+pub use wire::{
+    H_CHECKSUM, H_EFFECTIVE_AT, H_POSITION, H_RECORDED_AT, H_STREAM, H_TYPE, H_VERSION, WireEvent, subject_of,
+};
 
 /// The stream's default name.
 pub const DEFAULT_STREAM: &str = "MORGUE";
-
-/// Header: the event's global position (also in `Nats-Msg-Id`).
-pub const H_POSITION: &str = "Morgue-Position";
-/// Header: the event's stream (`article-<id>`, `author-<id>`).
-pub const H_STREAM: &str = "Morgue-Stream";
-/// Header: the event's version within its stream.
-pub const H_VERSION: &str = "Morgue-Version";
-/// Header: the event type.
-pub const H_TYPE: &str = "Morgue-Type";
-/// Header: when it took effect (RFC 3339).
-pub const H_EFFECTIVE_AT: &str = "Morgue-Effective-At";
-/// Header: when it was recorded (RFC 3339).
-pub const H_RECORDED_AT: &str = "Morgue-Recorded-At";
-/// Header: the record's checksum (hex), its link in the hash chain.
-pub const H_CHECKSUM: &str = "Morgue-Checksum";
 
 /// How a node takes part in replication.
 #[derive(Clone, Debug)]
@@ -214,21 +201,8 @@ impl crate::archive::Linked for Link {
     }
 }
 
-/// The subject an event is published on: `morgue.article.<id>` or `morgue.author.<id>`.
-pub fn subject_of(stream: &str) -> String {
-    match stream.split_once('-') {
-        Some((kind, id)) => format!("morgue.{kind}.{id}"),
-        None => format!("morgue.other.{stream}"),
-    }
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The checksum header of a record.
-fn checksum_of(e: &RecordedEvent) -> String {
-    hex(&e.checksum)
 }
 
 /// Runs `session` again and again, with a growing pause (up to 5 s) after each failure, until
@@ -266,11 +240,11 @@ async fn same_event(
 ) -> Result<bool, String> {
     let message =
         stream.get_raw_message(sequence).await.map_err(|e| format!("reading sequence {sequence}: {e}"))?;
-    let theirs = message.headers.get(H_CHECKSUM).map(|v| v.as_str().to_owned());
+    let theirs = message.headers.get(wire::H_CHECKSUM).map(|v| v.as_str().to_owned());
     let ours = store
         .reader()
         .and_then(|r| r.event(crate::Position(sequence)))
-        .map(|e| checksum_of(&e))
+        .map(|e| wire::checksum_of(&e))
         .map_err(|e| format!("reading position {sequence}: {e}"))?;
     Ok(theirs.as_deref() == Some(ours.as_str()))
 }

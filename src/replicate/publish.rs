@@ -5,13 +5,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use async_nats::jetstream::{self, context::PublishAckFuture, stream};
-use bytes::Bytes;
+use async_nats::jetstream::{context::PublishAckFuture, stream};
 
-use super::{H_CHECKSUM, H_EFFECTIVE_AT, H_POSITION, H_RECORDED_AT, H_STREAM, H_TYPE, H_VERSION, Link};
+use super::Link;
+use super::wire::WireEvent;
 use crate::Position;
-use crate::store::{RecordedEvent, Store};
-use crate::transfer::Line;
+use crate::store::Store;
 
 /// Events read from the log per round.
 const BATCH: usize = 1024;
@@ -75,10 +74,7 @@ async fn session(store: &Store, link: &Link) -> Result<(), String> {
             .map_err(|e| format!("reading the log: {e}"))?;
         let mut acks: VecDeque<(u64, PublishAckFuture)> = VecDeque::with_capacity(WINDOW);
         for event in &events {
-            let (subject, mut message) = message_of(event);
-            if let Some(key) = &config.signing_key {
-                message = message.header(super::trust::H_SIGNATURE, key.sign(&event.checksum).as_str());
-            }
+            let (subject, message) = WireEvent::of(event, config.signing_key.as_deref()).into_message();
             let position = event.position;
             let ack = js.send_publish(subject, message).await.map_err(|e| {
                 format!(
@@ -133,28 +129,4 @@ async fn check_same_log(store: &Store, stream: &stream::Stream, last: u64) -> Re
         return Err(format!("the stream's event {last} is not this log's: it was published by another log"));
     }
     Ok(())
-}
-
-/// The subject and message of an event: its export line as JSON, with headers.
-pub(super) fn message_of(e: &RecordedEvent) -> (String, jetstream::message::PublishMessage) {
-    let payload = serde_json::to_vec(&Line::of(e)).unwrap_or_default();
-    let position = e.position.get();
-    let message = jetstream::message::PublishMessage::build()
-        .payload(Bytes::from(payload))
-        .message_id(position.to_string())
-        .expected_last_sequence(position - 1)
-        .header("Content-Type", "application/json")
-        .header(H_POSITION, position.to_string().as_str())
-        .header(H_STREAM, e.stream.as_str())
-        .header(H_VERSION, e.version.to_string().as_str())
-        .header(H_TYPE, e.event_type.as_str())
-        .header(H_EFFECTIVE_AT, instant(&e.effective_at).as_str())
-        .header(H_RECORDED_AT, instant(&e.recorded_at).as_str())
-        .header(H_CHECKSUM, super::checksum_of(e).as_str());
-    (super::subject_of(&e.stream), message)
-}
-
-/// RFC 3339 in UTC with `Z`, as in the payload.
-fn instant(t: &chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }

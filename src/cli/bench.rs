@@ -1,9 +1,7 @@
-//! The operator tools' commands: generated archives and benchmarks.
+//! `morgue bench`: the hot paths measured against the disk.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-use anyhow::Context;
 
 use super::*;
 
@@ -61,37 +59,6 @@ pub enum BenchCommand {
     },
 }
 
-/// `morgue generate`.
-pub(super) fn generate(
-    articles: u64,
-    revisions: u32,
-    authors: u64,
-    seed: u64,
-    min_words: usize,
-    max_words: usize,
-    out: Option<PathBuf>,
-) -> anyhow::Result<ExitCode> {
-    let spec = crate::tools::generate::Spec {
-        articles,
-        revisions,
-        authors,
-        seed,
-        words: (min_words, max_words.max(min_words)),
-    };
-    let lines = match out {
-        Some(path) => {
-            let file =
-                std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-            crate::tools::generate::generate(&spec, &mut std::io::BufWriter::with_capacity(1 << 20, file))?
-        }
-        None => {
-            crate::tools::generate::generate(&spec, &mut std::io::BufWriter::new(std::io::stdout().lock()))?
-        }
-    };
-    eprintln!("generated {lines} events");
-    Ok(ExitCode::SUCCESS)
-}
-
 /// `morgue bench`.
 pub(super) fn bench(command: BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
@@ -117,26 +84,15 @@ pub(super) fn bench(command: BenchCommand) -> anyhow::Result<ExitCode> {
             let archive = crate::archive::Archive::open(&data.data, data.map_size)?;
             let r = crate::tools::bench::time_travel(&archive, revisions, reads)?;
             let us = |d: Duration| d.as_secs_f64() * 1e6;
-            eprintln!(
-                "article(asOf), 1 revision:       p50 {:.1} µs, p99 {:.1} µs",
-                us(r.short.p50),
-                us(r.short.p99)
-            );
-            eprintln!(
-                "article(asOf), {revisions} revisions: p50 {:.1} µs, p99 {:.1} µs",
-                us(r.long.p50),
-                us(r.long.p99)
-            );
-            eprintln!(
-                "search now:                      p50 {:.1} µs, p99 {:.1} µs",
-                us(r.search_now.p50),
-                us(r.search_now.p99)
-            );
-            eprintln!(
-                "search asOf a past instant:      p50 {:.1} µs, p99 {:.1} µs",
-                us(r.search_past.p50),
-                us(r.search_past.p99)
-            );
+            let long = format!("article(asOf), {revisions} revisions:");
+            for (label, t) in [
+                ("article(asOf), 1 revision:", &r.short),
+                (long.as_str(), &r.long),
+                ("search now:", &r.search_now),
+                ("search asOf a past instant:", &r.search_past),
+            ] {
+                eprintln!("{label:<33}p50 {:.1} µs, p99 {:.1} µs", us(t.p50), us(t.p99));
+            }
             archive.close();
             Ok(ExitCode::SUCCESS)
         }

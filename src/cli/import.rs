@@ -1,4 +1,4 @@
-//! `morgue import` and `morgue export`: the log as JSON Lines.
+//! `morgue import`: JSON Lines (an export, or authored events) into the log.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -65,26 +65,5 @@ pub(super) fn import(
         head,
         store.head()
     );
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `morgue export`.
-pub(super) fn export(data: DataArgs, from: u64, out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let store = data.open_store()?;
-    let bar = progress_bar(store.head().get(), "exporting");
-    let count = match out {
-        Some(path) => {
-            let file =
-                std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-            let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-            crate::transfer::export(&store, crate::Position(from), &mut w, |p| bar.set_position(p.get()))?
-        }
-        None => {
-            let mut w = std::io::BufWriter::new(std::io::stdout().lock());
-            crate::transfer::export(&store, crate::Position(from), &mut w, |p| bar.set_position(p.get()))?
-        }
-    };
-    bar.finish_and_clear();
-    eprintln!("exported {count} events");
     Ok(ExitCode::SUCCESS)
 }
