@@ -102,184 +102,13 @@ async fn handle(state: &AppState, request: Request) -> Response {
             "accept application/graphql-response+json or application/json",
         );
     };
-    let viewer =
-        match state.tokens.viewer(parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())) {
-            Ok(viewer) => viewer,
-            // A read replica takes no writes, so a token can only show drafts there: an unknown
-            // one reads as anonymous, and its mutations meet READ_ONLY like everyone's.
-            Err(_) if state.archive.read_only().is_err() => crate::graphql::Viewer::Anonymous,
-            Err(Refusal::Malformed) => {
-                return request_error(
-                    media,
-                    StatusCode::UNAUTHORIZED,
-                    Code::Unauthenticated,
-                    "send `Authorization: Bearer <token>`",
-                );
-            }
-            Err(Refusal::Unknown) => {
-                return request_error(
-                    media,
-                    StatusCode::UNAUTHORIZED,
-                    Code::Unauthenticated,
-                    "the token is unknown or revoked",
-                );
-            }
-        };
-
+    let viewer = match viewer_of(state, &parts.headers, media) {
+        Ok(viewer) => viewer,
+        Err(refusal) => return refusal,
+    };
     let gql_request = match parts.method {
-        Method::GET => {
-            let Ok(Query(params)) = Query::<GetParams>::try_from_uri(&parts.uri) else {
-                return request_error(
-                    media,
-                    StatusCode::BAD_REQUEST,
-                    Code::BadInput,
-                    "malformed query string",
-                );
-            };
-            let Some(query) = params.query else {
-                return request_error(
-                    media,
-                    StatusCode::BAD_REQUEST,
-                    Code::BadInput,
-                    "the `query` parameter is missing",
-                );
-            };
-            let variables = match params.variables.as_deref().map(serde_json::from_str::<serde_json::Value>) {
-                None => None,
-                Some(Ok(v @ serde_json::Value::Object(_))) => Some(v),
-                Some(Ok(serde_json::Value::Null)) => None,
-                Some(_) => {
-                    return request_error(
-                        media,
-                        StatusCode::BAD_REQUEST,
-                        Code::BadInput,
-                        "`variables` must be a JSON object",
-                    );
-                }
-            };
-            if params.extensions.as_deref().is_some_and(|e| {
-                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(e).is_err()
-            }) {
-                return request_error(
-                    media,
-                    StatusCode::BAD_REQUEST,
-                    Code::BadInput,
-                    "`extensions` must be a JSON object",
-                );
-            }
-            if let Err(message) = crate::graphql::limits::check_text(&query) {
-                return request_error(media, StatusCode::BAD_REQUEST, Code::Limit, message);
-            }
-            // Mutations only over POST (GraphQL over HTTP: GET must not change state).
-            if let Ok(doc) = async_graphql::parser::parse_query(&query) {
-                let is_mutation = match &doc.operations {
-                    DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
-                    DocumentOperations::Multiple(ops) => match &params.operation_name {
-                        Some(name) => {
-                            ops.get(name.as_str()).is_some_and(|op| op.node.ty == OperationType::Mutation)
-                        }
-                        None => false,
-                    },
-                };
-                if is_mutation {
-                    let mut r = request_error(
-                        media,
-                        StatusCode::METHOD_NOT_ALLOWED,
-                        Code::BadInput,
-                        "mutations must be sent with POST",
-                    );
-                    r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
-                    return r;
-                }
-            }
-            build(query, params.operation_name, variables)
-        }
-        Method::POST => {
-            let content_type =
-                parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-            let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-            if essence != JSON && essence != "application/graphql-response+json" {
-                return request_error(
-                    media,
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    Code::BadInput,
-                    format!("send the request as application/json, not {content_type:?}"),
-                );
-            }
-            let bytes: Bytes = match read_body(body).await {
-                Ok(b) => b,
-                Err(size) => {
-                    let mut r = request_error(
-                        media,
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        Code::Limit,
-                        format!("the request body is {size} bytes or more; the limit is {MAX_BODY} bytes"),
-                    );
-                    r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-                    return r;
-                }
-            };
-            let value: serde_json::Value = match serde_json::from_slice(&bytes) {
-                Ok(v) => v,
-                Err(e) => {
-                    return request_error(
-                        media,
-                        StatusCode::BAD_REQUEST,
-                        Code::BadInput,
-                        format!("the body is not JSON: {e}"),
-                    );
-                }
-            };
-            let Some(object) = value.as_object() else {
-                return request_error(
-                    media,
-                    StatusCode::BAD_REQUEST,
-                    Code::BadInput,
-                    "the body must be a JSON object",
-                );
-            };
-            let Some(query) = object.get("query").and_then(|q| q.as_str()).map(str::to_owned) else {
-                return request_error(
-                    media,
-                    StatusCode::BAD_REQUEST,
-                    Code::BadInput,
-                    "`query` must be a string",
-                );
-            };
-            let operation_name = match object.get("operationName") {
-                None | Some(serde_json::Value::Null) => None,
-                Some(serde_json::Value::String(s)) => Some(s.clone()),
-                Some(_) => {
-                    return request_error(
-                        media,
-                        StatusCode::BAD_REQUEST,
-                        Code::BadInput,
-                        "`operationName` must be a string",
-                    );
-                }
-            };
-            let variables = match object.get("variables") {
-                None | Some(serde_json::Value::Null) => None,
-                Some(v @ serde_json::Value::Object(_)) => Some(v.clone()),
-                Some(_) => {
-                    return request_error(
-                        media,
-                        StatusCode::BAD_REQUEST,
-                        Code::BadInput,
-                        "`variables` must be an object",
-                    );
-                }
-            };
-            if object.get("extensions").is_some_and(|e| !(e.is_object() || e.is_null())) {
-                return request_error(
-                    media,
-                    StatusCode::BAD_REQUEST,
-                    Code::BadInput,
-                    "`extensions` must be an object",
-                );
-            }
-            build(query, operation_name, variables)
-        }
+        Method::GET => from_get(&parts.uri, media),
+        Method::POST => from_post(&parts.headers, body, media).await,
         _ => {
             let mut r =
                 request_error(media, StatusCode::METHOD_NOT_ALLOWED, Code::BadInput, "use GET or POST");
@@ -287,7 +116,205 @@ async fn handle(state: &AppState, request: Request) -> Response {
             return r;
         }
     };
+    match gql_request {
+        Ok(gql_request) => execute(state, media, viewer, gql_request).await,
+        Err(refusal) => refusal,
+    }
+}
 
+/// Who is asking, from the bearer token.
+// The refusal is the answer itself, built once per refused request.
+#[allow(clippy::result_large_err)]
+fn viewer_of(
+    state: &AppState,
+    headers: &HeaderMap,
+    media: Media,
+) -> Result<crate::graphql::Viewer, Response> {
+    match state.tokens.viewer(headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())) {
+        Ok(viewer) => Ok(viewer),
+        // A read replica takes no writes, so a token can only show drafts there: an unknown
+        // one reads as anonymous, and its mutations meet READ_ONLY like everyone's.
+        Err(_) if state.archive.read_only().is_err() => Ok(crate::graphql::Viewer::Anonymous),
+        Err(Refusal::Malformed) => Err(request_error(
+            media,
+            StatusCode::UNAUTHORIZED,
+            Code::Unauthenticated,
+            "send `Authorization: Bearer <token>`",
+        )),
+        Err(Refusal::Unknown) => Err(request_error(
+            media,
+            StatusCode::UNAUTHORIZED,
+            Code::Unauthenticated,
+            "the token is unknown or revoked",
+        )),
+    }
+}
+
+/// A GET request's GraphQL request (queries only: GraphQL over HTTP keeps GET from changing state).
+// The refusal is the answer itself, built once per refused request.
+#[allow(clippy::result_large_err)]
+fn from_get(uri: &axum::http::Uri, media: Media) -> Result<async_graphql::Request, Response> {
+    let Ok(Query(params)) = Query::<GetParams>::try_from_uri(uri) else {
+        return Err(request_error(media, StatusCode::BAD_REQUEST, Code::BadInput, "malformed query string"));
+    };
+    let Some(query) = params.query else {
+        return Err(request_error(
+            media,
+            StatusCode::BAD_REQUEST,
+            Code::BadInput,
+            "the `query` parameter is missing",
+        ));
+    };
+    let variables = match params.variables.as_deref().map(serde_json::from_str::<serde_json::Value>) {
+        None => None,
+        Some(Ok(v @ serde_json::Value::Object(_))) => Some(v),
+        Some(Ok(serde_json::Value::Null)) => None,
+        Some(_) => {
+            return Err(request_error(
+                media,
+                StatusCode::BAD_REQUEST,
+                Code::BadInput,
+                "`variables` must be a JSON object",
+            ));
+        }
+    };
+    if params
+        .extensions
+        .as_deref()
+        .is_some_and(|e| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(e).is_err())
+    {
+        return Err(request_error(
+            media,
+            StatusCode::BAD_REQUEST,
+            Code::BadInput,
+            "`extensions` must be a JSON object",
+        ));
+    }
+    if let Err(message) = crate::graphql::limits::check_text(&query) {
+        return Err(request_error(media, StatusCode::BAD_REQUEST, Code::Limit, message));
+    }
+    // Mutations only over POST (GraphQL over HTTP: GET must not change state).
+    if let Ok(doc) = async_graphql::parser::parse_query(&query) {
+        let is_mutation = match &doc.operations {
+            DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
+            DocumentOperations::Multiple(ops) => match &params.operation_name {
+                Some(name) => ops.get(name.as_str()).is_some_and(|op| op.node.ty == OperationType::Mutation),
+                None => false,
+            },
+        };
+        if is_mutation {
+            let mut r = request_error(
+                media,
+                StatusCode::METHOD_NOT_ALLOWED,
+                Code::BadInput,
+                "mutations must be sent with POST",
+            );
+            r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return Err(r);
+        }
+    }
+    Ok(build(query, params.operation_name, variables))
+}
+
+/// A POST request's GraphQL request, from a JSON body of at most [`MAX_BODY`] bytes.
+async fn from_post(
+    headers: &HeaderMap,
+    body: Body,
+    media: Media,
+) -> Result<async_graphql::Request, Response> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if essence != JSON && essence != "application/graphql-response+json" {
+        return Err(request_error(
+            media,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Code::BadInput,
+            format!("send the request as application/json, not {content_type:?}"),
+        ));
+    }
+    let bytes: Bytes = match read_body(body).await {
+        Ok(b) => b,
+        Err(size) => {
+            let mut r = request_error(
+                media,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Code::Limit,
+                format!("the request body is {size} bytes or more; the limit is {MAX_BODY} bytes"),
+            );
+            r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return Err(r);
+        }
+    };
+    let value: serde_json::Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            return Err(request_error(
+                media,
+                StatusCode::BAD_REQUEST,
+                Code::BadInput,
+                format!("the body is not JSON: {e}"),
+            ));
+        }
+    };
+    let Some(object) = value.as_object() else {
+        return Err(request_error(
+            media,
+            StatusCode::BAD_REQUEST,
+            Code::BadInput,
+            "the body must be a JSON object",
+        ));
+    };
+    let Some(query) = object.get("query").and_then(|q| q.as_str()).map(str::to_owned) else {
+        return Err(request_error(
+            media,
+            StatusCode::BAD_REQUEST,
+            Code::BadInput,
+            "`query` must be a string",
+        ));
+    };
+    let operation_name = match object.get("operationName") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            return Err(request_error(
+                media,
+                StatusCode::BAD_REQUEST,
+                Code::BadInput,
+                "`operationName` must be a string",
+            ));
+        }
+    };
+    let variables = match object.get("variables") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v @ serde_json::Value::Object(_)) => Some(v.clone()),
+        Some(_) => {
+            return Err(request_error(
+                media,
+                StatusCode::BAD_REQUEST,
+                Code::BadInput,
+                "`variables` must be an object",
+            ));
+        }
+    };
+    if object.get("extensions").is_some_and(|e| !(e.is_object() || e.is_null())) {
+        return Err(request_error(
+            media,
+            StatusCode::BAD_REQUEST,
+            Code::BadInput,
+            "`extensions` must be an object",
+        ));
+    }
+    Ok(build(query, operation_name, variables))
+}
+
+/// Runs a request in its snapshot on the blocking pool, and answers with its data, its coded
+/// errors and the position it was computed at.
+async fn execute(
+    state: &AppState,
+    media: Media,
+    viewer: crate::graphql::Viewer,
+    gql_request: async_graphql::Request,
+) -> Response {
     let bases = Arc::new(crate::graphql::Bases::default());
     let gql_request = gql_request.data(viewer.clone()).data(crate::graphql::BasesHandle(bases.clone()));
     // One snapshot for the whole request: every field reads at the position it pins.
