@@ -225,18 +225,7 @@ impl Archive {
     pub fn search(&self, reading: &Reading, mut request: SearchRequest) -> Result<SearchResults> {
         super::limits::check_search(&request)?;
         request.at = reading.at;
-        // The present needs no window: the current documents are the answer.
-        if self.search_is_present(reading) {
-            request.at = At::default();
-        }
         Ok(self.projections_or_err()?.search().search(&request)?)
-    }
-
-    /// Whether a reading is of the present as the search index stands: its current documents
-    /// answer it without a window.
-    pub fn search_is_present(&self, reading: &Reading) -> bool {
-        reading.at.as_of.is_none()
-            && self.projections.as_ref().is_some_and(|p| p.search().checkpoint() == reading.basis)
     }
 
     /// Published articles at the reading's instant, newest publication first: from the search
@@ -256,7 +245,7 @@ impl Archive {
             ..filter
         };
         let results = self.search(reading, request)?;
-        Ok((results.hits.into_iter().map(|h| h.article).collect(), results.total))
+        Ok((results.hits.into_iter().map(|h| h.article).collect(), results.total.unwrap_or_default()))
     }
 
     /// Authors registered at the reading's instant, by present name.
@@ -325,9 +314,6 @@ impl Archive {
         let (from, to) = (filter.published_from, filter.published_to);
         let mut request = filter;
         request.at = reading.at;
-        if self.search_is_present(reading) {
-            request.at = At::default();
-        }
         let instants = self.projections_or_err()?.search().published_instants(&request)?;
         super::history::timeline(&instants, bucket, from, to).map_err(Error::BadInput)
     }

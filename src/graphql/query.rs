@@ -312,6 +312,7 @@ time_travel_fields! {
         let request = SearchRequest {
             skip_facets: !asked.field("facets").exists(),
             skip_snippets: !asked.field("hits").field("snippets").exists(),
+            skip_total: !asked.field("totalCount").exists() && !asked.field("pageInfo").exists(),
             query,
             section,
             author_id: author_id.as_ref().map(author_id_of).transpose()?,
@@ -347,7 +348,8 @@ time_travel_fields! {
                 .collect()
         };
         let cursors: Vec<String> = hits.iter().map(|h| h.cursor.clone()).collect();
-        let total = results.total as usize;
+        // Counted whenever `totalCount` or `pageInfo` is asked for.
+        let total = results.total.unwrap_or_default() as usize;
         Ok(SearchResults {
             total_count: i32::try_from(total).unwrap_or(i32::MAX),
             page_info: PageInfo::of(&cursors, offset + cursors.len() < total, offset > 0),

@@ -41,7 +41,7 @@ fn fixed_searches(p: &Projections) -> Vec<String> {
             let mut ids = ids(&r);
             ids.sort();
             answers.push(format!(
-                "{q:?} {at:?} -> {} {ids:?} {:?} {:?} {:?}",
+                "{q:?} {at:?} -> {:?} {ids:?} {:?} {:?} {:?}",
                 r.total, r.sections, r.years, r.authors
             ));
         }
@@ -258,7 +258,7 @@ fn search_behaves_as_readers_expect() {
     // A headline word ranks its article first; drafts are never found.
     let r = desk.search("lighthouse");
     assert_eq!(r.hits.first().map(|h| h.article), Some(keeper));
-    assert_eq!(r.total, 2);
+    assert_eq!(r.total, Some(2));
     assert!(r.hits.iter().all(|h| h.article != draft));
     // Stemming: "retiring" finds "retires".
     assert!(desk.search("retiring").hits.iter().any(|h| h.article == keeper));
@@ -271,7 +271,7 @@ fn search_behaves_as_readers_expect() {
         vec![keeper]
     );
     assert_eq!(desk.search("headline:lamps").hits.iter().map(|h| h.article).collect::<Vec<_>>(), vec![lamps]);
-    assert_eq!(desk.search("section:science").total, 1);
+    assert_eq!(desk.search("section:science").total, Some(1));
     // Snippets highlight the matched words and escape the rest.
     let hit = &desk.search("storm").hits[0];
     assert!(
@@ -296,8 +296,8 @@ fn search_behaves_as_readers_expect() {
             note: Some("it was a balloon".into()),
         },
     ));
-    assert_eq!(desk.search("zeppelin").total, 0);
-    assert_eq!(desk.search("balloon").total, 1);
+    assert_eq!(desk.search("zeppelin").total, Some(0));
+    assert_eq!(desk.search("balloon").total, Some(1));
     // ... but the past still has it.
     let before = projections(&desk.archive)
         .search()
@@ -308,7 +308,7 @@ fn search_behaves_as_readers_expect() {
             ..Default::default()
         })
         .unwrap();
-    assert_eq!(before.total, 1);
+    assert_eq!(before.total, Some(1));
 
     // A retracted article disappears.
     desk.run(Command::Article(keeper, ArticleCommand::Retract { reason: "wrong keeper".into() }));
@@ -333,7 +333,7 @@ fn search_behaves_as_readers_expect() {
         .search()
         .search(&SearchRequest { query: "".into(), author_id: Some(author), first: 10, ..Default::default() })
         .unwrap();
-    assert_eq!(r.total, 1);
+    assert_eq!(r.total, Some(1));
     assert_eq!(r.authors, vec![(author.to_string(), 1)]);
     desk.archive.close();
 }

@@ -210,7 +210,7 @@ pub fn search(archive: &Archive, r: &Reading, params: &Params) -> Result<Markup>
         url("/", with_time(params, [base.clone(), vec![("page", (n > 1).then(|| n.to_string()))]].concat()))
     };
     let title = if q.is_empty() { "The archive".to_owned() } else { format!("“{q}”") };
-    let total = results.total as usize;
+    let total = results.total.unwrap_or_default() as usize;
     let body = html! {
         form.search method="get" action="/" role="search" {
             input type="search" name="q" value=(q) placeholder="Search: words, \"phrases\", -word, headline:, author:, section:" aria-label="Search the archive";

@@ -1,32 +1,33 @@
-//! The search index (Tantivy): one document per published version of an article, with the
-//! window of time in which it was the article's text, so that "search as of a date" is a
-//! filter. The checkpoint travels in each commit's payload: index and checkpoint cannot
-//! disagree after a crash.
+//! The search index (Tantivy): one document per published version of an article, indexed once,
+//! with the window of time in which it was the article's text kept beside it (see `window`), so
+//! that "search as of a date" is a test on candidates. The checkpoint travels in each commit's
+//! payload: index and checkpoint cannot disagree after a crash.
 //!
-//! A document for version `v` holds the state after event `v` and the window
-//! `[from, to)` in both clocks: effective instant and log position of event `v` (`from`) and of
-//! event `v + 1` (`to`; open while `v` is the latest). A read at (`as_of`, `basis`) sees the
-//! document where `from <= (as_of, basis)` in both clocks and `to` is past it in at least one.
+//! A document for version `v` holds the state after event `v`; its window opens at event `v`
+//! (effective instant and log position) and ends at the article's next change. No document is
+//! ever deleted, so the term statistics behind every score depend only on the log.
 
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
 use chrono::{DateTime, Datelike, Utc};
-use tantivy::collector::{Count, FacetCollector, TopDocs};
-use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
+use tantivy::collector::FacetCollector;
+use tantivy::query::{BooleanQuery, EnableScoring, Occur, Query, QueryParser, RangeQuery, TermQuery};
 use tantivy::schema::{
     FAST, Facet, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
     TextOptions, Value,
 };
 use tantivy::snippet::SnippetGenerator;
 use tantivy::tokenizer::{LowerCaser, RawTokenizer, TextAnalyzer};
-use tantivy::{Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
 
+mod collect;
 mod query;
 mod window;
 
-use query::{PublishedCollector, published_in_micros};
+use query::published_in_micros;
+use window::{Closed, Window};
 
 use super::views::Views;
 use super::{At, Error, Result};
@@ -35,15 +36,11 @@ use crate::domain::{Article, ArticleId, AuthorId, StreamKind};
 use crate::store::RecordedEvent;
 
 /// What built a search generation (schema and analyzers).
-pub const SEARCH_VERSION: &str = "search/2 (en_stem, keyword, published in microseconds)";
-
-const OPEN: u64 = u64::MAX;
-const OPEN_I: i64 = i64::MAX;
+pub const SEARCH_VERSION: &str = "search/3 (en_stem, keyword, published in microseconds, windows beside)";
 
 /// The index's fields.
 #[derive(Clone, Copy)]
 struct Fields {
-    key: Field,
     article: Field,
     version: Field,
     headline: Field,
@@ -56,10 +53,9 @@ struct Fields {
     published: Field,
     facets: Field,
     eff_from: Field,
-    eff_to: Field,
     pos_from: Field,
-    pos_to: Field,
-    current: Field,
+    closes: Field,
+    public: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -75,7 +71,6 @@ fn schema() -> (Schema, Fields) {
         TextFieldIndexing::default().set_tokenizer("keyword").set_index_option(IndexRecordOption::Basic),
     );
     let fields = Fields {
-        key: b.add_text_field("key", STRING),
         article: b.add_text_field("article", STRING | STORED),
         version: b.add_u64_field("version", STORED),
         headline: b.add_text_field("headline", text.clone()),
@@ -89,11 +84,13 @@ fn schema() -> (Schema, Fields) {
         // in 1677 and 2262, and the archive reads the years 1 to 9999.
         published: b.add_i64_field("published", INDEXED | FAST | STORED),
         facets: b.add_facet_field("facets", FacetOptions::default()),
-        eff_from: b.add_i64_field("eff_from", INDEXED | FAST),
-        eff_to: b.add_i64_field("eff_to", INDEXED | FAST),
-        pos_from: b.add_u64_field("pos_from", INDEXED | FAST),
-        pos_to: b.add_u64_field("pos_to", INDEXED | FAST),
-        current: b.add_u64_field("current", INDEXED),
+        // Where the version's window opens, the version whose window this document ends (0 for
+        // none), and whether it is a version's text (1) or only the mark that the article
+        // stopped being public (0).
+        eff_from: b.add_i64_field("eff_from", FAST),
+        pos_from: b.add_u64_field("pos_from", FAST),
+        closes: b.add_u64_field("closes", FAST),
+        public: b.add_u64_field("public", INDEXED | FAST),
     };
     (b.build(), fields)
 }
@@ -135,6 +132,9 @@ pub struct SearchRequest {
     pub skip_facets: bool,
     /// Skip the snippets (the caller does not show them).
     pub skip_snippets: bool,
+    /// Skip counting every match (the caller shows neither a total nor a next page): the top
+    /// hits alone let pruning skip most of a broad query's matches.
+    pub skip_total: bool,
 }
 
 /// A matched fragment of a field, matched words in `<mark>`, the rest HTML-escaped.
@@ -162,8 +162,8 @@ pub struct Hit {
 /// The answer to a search.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SearchResults {
-    /// Matching articles in all.
-    pub total: u64,
+    /// Matching articles in all (`None` when the request skipped counting).
+    pub total: Option<u64>,
     /// This page.
     pub hits: Vec<Hit>,
     /// Counts by section, publication year and author id, over all matches.
@@ -178,6 +178,16 @@ struct Writer {
     writer: IndexWriter,
     /// The last position applied (committed or not).
     applied: Position,
+    /// Windows ended by what was applied and not yet committed: (version's position, (end's
+    /// effective instant in µs, end's position)).
+    ended: Vec<(u64, (i64, u64))>,
+}
+
+/// What reads see: the last commit's searcher, its checkpoint, and the windows it ended.
+struct Served {
+    searcher: Searcher,
+    checkpoint: Position,
+    closed: Closed,
 }
 
 /// One generation of the search index.
@@ -186,7 +196,7 @@ pub struct SearchIndex {
     reader: IndexReader,
     fields: Fields,
     writer: Mutex<Writer>,
-    committed: Mutex<Position>,
+    served: RwLock<Served>,
 }
 
 impl SearchIndex {
@@ -228,19 +238,25 @@ impl SearchIndex {
         // cores was slower).
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
         let writer = index.writer_with_num_threads(threads, 64 << 20)?;
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let reader: IndexReader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let searcher = reader.searcher();
+        let closed = window::closed_in(&searcher)?;
         Ok(SearchIndex {
             index,
             reader,
             fields,
-            writer: Mutex::new(Writer { writer, applied: checkpoint }),
-            committed: Mutex::new(checkpoint),
+            writer: Mutex::new(Writer { writer, applied: checkpoint, ended: Vec::new() }),
+            served: RwLock::new(Served { searcher, checkpoint, closed }),
         })
+    }
+
+    fn served(&self) -> RwLockReadGuard<'_, Served> {
+        self.served.read().expect("lock poisoned")
     }
 
     /// The last position committed (durable and searchable).
     pub fn checkpoint(&self) -> Position {
-        *self.committed.lock().expect("lock poisoned")
+        self.served().checkpoint
     }
 
     /// The last position applied, committed or not.
@@ -268,14 +284,23 @@ impl SearchIndex {
                 // The event did not change the article (the fold ignored it).
                 continue;
             }
-            if let Some(before) = before.filter(|b| b.state.is_public()) {
-                // Close the previous version's window at this event.
-                w.writer.delete_term(Term::from_field_text(self.fields.key, &doc_key(id, before.version)));
-                let doc = self.document(&reader, &before, Some((event.effective_at, event.position)))?;
-                w.writer.add_document(doc)?;
+            // This event ends the previous version's window, if that version was public.
+            let closes = before.filter(|b| b.state.is_public()).map_or(0, |b| b.position.get());
+            if closes != 0 {
+                w.ended.push((closes, (event.effective_at.timestamp_micros(), event.position.get())));
             }
             if now.state.is_public() {
-                let doc = self.document(&reader, &now, None)?;
+                let doc = self.document(&reader, &now, closes)?;
+                w.writer.add_document(doc)?;
+            } else if closes != 0 {
+                // No text: only the mark that ends the window, so a restart finds it.
+                let mut doc = TantivyDocument::new();
+                doc.add_text(self.fields.article, id.to_string());
+                doc.add_u64(self.fields.version, now.version);
+                doc.add_i64(self.fields.eff_from, now.effective_at.timestamp_micros());
+                doc.add_u64(self.fields.pos_from, now.position.get());
+                doc.add_u64(self.fields.closes, closes);
+                doc.add_u64(self.fields.public, 0);
                 w.writer.add_document(doc)?;
             }
         }
@@ -286,12 +311,11 @@ impl SearchIndex {
         &self,
         views: &super::views::ViewReader<'_>,
         snap: &super::views::Snapshot<Article>,
-        to: Option<(DateTime<Utc>, Position)>,
+        closes: u64,
     ) -> Result<TantivyDocument> {
         let f = &self.fields;
         let a = &snap.state;
         let mut doc = TantivyDocument::new();
-        doc.add_text(f.key, doc_key(a.id, snap.version));
         doc.add_text(f.article, a.id.to_string());
         doc.add_u64(f.version, snap.version);
         doc.add_text(f.headline, &a.headline);
@@ -319,18 +343,8 @@ impl SearchIndex {
         }
         doc.add_i64(f.eff_from, snap.effective_at.timestamp_micros());
         doc.add_u64(f.pos_from, snap.position.get());
-        match to {
-            Some((eff, pos)) => {
-                doc.add_i64(f.eff_to, eff.timestamp_micros());
-                doc.add_u64(f.pos_to, pos.get());
-                doc.add_u64(f.current, 0);
-            }
-            None => {
-                doc.add_i64(f.eff_to, OPEN_I);
-                doc.add_u64(f.pos_to, OPEN);
-                doc.add_u64(f.current, 1);
-            }
-        }
+        doc.add_u64(f.closes, closes);
+        doc.add_u64(f.public, 1);
         Ok(doc)
     }
 
@@ -350,7 +364,11 @@ impl SearchIndex {
         ));
         prepared.commit()?;
         self.reader.reload()?;
-        *self.committed.lock().expect("lock poisoned") = applied;
+        let searcher = self.reader.searcher();
+        let mut served = self.served.write().expect("lock poisoned");
+        served.closed.extend(w.ended.drain(..));
+        served.searcher = searcher;
+        served.checkpoint = applied;
         Ok(applied)
     }
 
@@ -363,17 +381,19 @@ impl SearchIndex {
         parser
     }
 
-    /// The reader's query, parsed (for snippets), and the whole query with filters and the
-    /// time window (for matching).
-    fn query_of(&self, request: &SearchRequest) -> Result<(Box<dyn Query>, BooleanQuery)> {
+    /// The reader's query, parsed (for snippets), and the whole query with its filters (for
+    /// matching). The window is not a clause: it is tested on candidates, so a plain query
+    /// keeps Tantivy's block-max pruning.
+    fn query_of(&self, request: &SearchRequest) -> Result<(Box<dyn Query>, Box<dyn Query>)> {
         let f = self.fields;
         let parsed = if request.query.trim().is_empty() {
-            Box::new(tantivy::query::AllQuery) as Box<dyn Query>
+            Box::new(TermQuery::new(Term::from_field_u64(f.public, 1), IndexRecordOption::Basic))
+                as Box<dyn Query>
         } else {
             let query = published_in_micros(&request.query)?;
             self.parser().parse_query(&query).map_err(|e| Error::Query(e.to_string()))?
         };
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, parsed.box_clone())];
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let term = |field, text: &str| -> Box<dyn Query> {
             Box::new(TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::Basic))
         };
@@ -392,17 +412,27 @@ impl SearchIndex {
             let upper = request.published_to.map_or(Bound::Unbounded, |d| Bound::Excluded(date(d)));
             clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
         }
-        clauses.extend(self.window(request.at));
-        let query = BooleanQuery::new(clauses);
-        Ok((parsed, query))
+        if clauses.is_empty() {
+            let query = parsed.box_clone();
+            return Ok((parsed, query));
+        }
+        clauses.insert(0, (Occur::Must, parsed.box_clone()));
+        Ok((parsed, Box::new(BooleanQuery::new(clauses))))
     }
 
     /// Runs a search.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResults> {
         let f = self.fields;
         let (parsed, query) = self.query_of(request)?;
+        let served = self.served();
+        let searcher = &served.searcher;
+        let window = Window::new(request.at, served.checkpoint, &served.closed);
+        let scoring = match request.sort {
+            Sort::Relevance => EnableScoring::enabled_from_searcher(searcher),
+            Sort::Date => EnableScoring::disabled_from_searcher(searcher),
+        };
+        let weight = query.weight(scoring).map_err(query_error)?;
 
-        let searcher = self.reader.searcher();
         let facets = (!request.skip_facets).then(|| {
             let mut facets = FacetCollector::for_field("facets");
             for root in ["/section", "/year", "/author"] {
@@ -410,34 +440,21 @@ impl SearchIndex {
             }
             facets
         });
-        let first = request.first.max(1);
-        let top = TopDocs::with_limit(first).and_offset(request.offset);
-        let (hits, total, facet_counts): (Vec<(f32, tantivy::DocAddress)>, usize, _) = match request.sort {
-            Sort::Relevance => {
-                // Equal scores rank the later version first: the order is the same on every
-                // node that holds the same documents, whatever its segments.
-                let top = top.tweak_score(|segment: &tantivy::SegmentReader| {
-                    let pos = segment.fast_fields().u64("pos_from").ok().map(|c| c.first_or_default_col(0));
-                    move |doc: tantivy::DocId, score: tantivy::Score| {
-                        (score, pos.as_ref().map_or(0, |c| c.get_val(doc)))
-                    }
-                });
-                let (hits, total, facet_counts) =
-                    searcher.search(&query, &(top, Count, facets)).map_err(query_error)?;
-                (hits.into_iter().map(|((score, _), d)| (score, d)).collect(), total, facet_counts)
-            }
-            Sort::Date => {
-                // Within one publication instant, the later version first, so the order is the
-                // same on every node and every run.
-                use tantivy::collector::sort_key::SortByStaticFastValue;
-                let by = top.order_by((
-                    (SortByStaticFastValue::<i64>::for_field("published"), Order::Desc),
-                    (SortByStaticFastValue::<u64>::for_field("pos_from"), Order::Desc),
-                ));
-                let (by_date, total, facet_counts) =
-                    searcher.search(&query, &(by, Count, facets)).map_err(query_error)?;
-                (by_date.into_iter().map(|(_, d)| (0.0, d)).collect(), total, facet_counts)
-            }
+        let gathered = if request.skip_total && facets.is_none() {
+            None
+        } else {
+            Some(collect::gather(searcher, &*weight, &window, facets, false)?)
+        };
+        let k = request.offset.saturating_add(request.first.max(1));
+        let hits: Vec<(f32, tantivy::DocAddress)> = match request.sort {
+            Sort::Relevance => collect::top_by_score(searcher, &*weight, &window, k)?
+                .into_iter()
+                .map(|r| (r.key, r.address))
+                .collect(),
+            Sort::Date => collect::top_by_date(searcher, &*weight, &window, k)?
+                .into_iter()
+                .map(|r| (0.0, r.address))
+                .collect(),
         };
 
         let fields: &[(&str, Field)] = if request.skip_snippets {
@@ -449,13 +466,13 @@ impl SearchIndex {
             .iter()
             .copied()
             .map(|(name, field)| {
-                let mut g = SnippetGenerator::create(&searcher, &*parsed, field)?;
+                let mut g = SnippetGenerator::create(searcher, &*parsed, field)?;
                 g.set_max_num_chars(if name == "body" { 240 } else { 400 });
                 Ok((name, g))
             })
             .collect::<Result<Vec<_>>>()?;
         let mut out = Vec::with_capacity(hits.len());
-        for (score, address) in hits {
+        for (score, address) in hits.into_iter().skip(request.offset) {
             let doc: TantivyDocument = searcher.doc(address)?;
             let id = doc
                 .get_first(f.article)
@@ -475,7 +492,9 @@ impl SearchIndex {
             out.push(Hit { article: id, version, score, snippets });
         }
         let counts = |root: &str| -> Vec<(String, u64)> {
-            let Some(facet_counts) = &facet_counts else { return Vec::new() };
+            let Some(facet_counts) = gathered.as_ref().and_then(|g| g.facets.as_ref()) else {
+                return Vec::new();
+            };
             let mut v: Vec<(String, u64)> = facet_counts
                 .get(root)
                 .map(|(facet, count)| {
@@ -486,11 +505,11 @@ impl SearchIndex {
             v
         };
         Ok(SearchResults {
-            total: total as u64,
-            hits: out,
+            total: gathered.as_ref().map(|g| g.count),
             sections: counts("/section"),
             years: counts("/year"),
             authors: counts("/author"),
+            hits: out,
         })
     }
 
@@ -498,8 +517,11 @@ impl SearchIndex {
     /// what a timeline buckets.
     pub fn published_instants(&self, request: &SearchRequest) -> Result<Vec<i64>> {
         let (_, query) = self.query_of(request)?;
-        let searcher = self.reader.searcher();
-        searcher.search(&query, &PublishedCollector).map_err(query_error)
+        let served = self.served();
+        let window = Window::new(request.at, served.checkpoint, &served.closed);
+        let weight =
+            query.weight(EnableScoring::disabled_from_searcher(&served.searcher)).map_err(query_error)?;
+        Ok(collect::gather(&served.searcher, &*weight, &window, None, true)?.instants)
     }
 }
 
@@ -510,8 +532,4 @@ fn query_error(e: tantivy::TantivyError) -> Error {
         tantivy::TantivyError::SchemaError(m) | tantivy::TantivyError::InvalidArgument(m) => Error::Query(m),
         other => Error::Tantivy(other),
     }
-}
-
-fn doc_key(id: ArticleId, version: u64) -> String {
-    format!("{id}:{version}")
 }

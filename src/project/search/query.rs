@@ -1,6 +1,5 @@
-//! What a reader's query becomes before Tantivy runs it, and what a timeline collects:
-//! `published:` dates turned into the microseconds the index holds, and the publication
-//! instants of every match.
+//! What a reader's query becomes before Tantivy runs it: `published:` dates turned into the
+//! microseconds the index holds.
 
 use chrono::DateTime;
 
@@ -72,46 +71,6 @@ fn instant_micros(text: &str) -> Result<i64> {
         return Err(bad());
     }
     Ok(t.timestamp_micros())
-}
-
-/// Collects the `published` fast field of every match.
-pub(super) struct PublishedCollector;
-
-pub(super) struct PublishedSegment {
-    column: Option<tantivy::columnar::Column<i64>>,
-    out: Vec<i64>,
-}
-
-impl tantivy::collector::Collector for PublishedCollector {
-    type Fruit = Vec<i64>;
-    type Child = PublishedSegment;
-
-    fn for_segment(&self, _ord: u32, segment: &tantivy::SegmentReader) -> tantivy::Result<PublishedSegment> {
-        let column = segment.fast_fields().column_opt::<i64>("published")?;
-        Ok(PublishedSegment { column, out: Vec::new() })
-    }
-
-    fn requires_scoring(&self) -> bool {
-        false
-    }
-
-    fn merge_fruits(&self, fruits: Vec<Vec<i64>>) -> tantivy::Result<Vec<i64>> {
-        Ok(fruits.into_iter().flatten().collect())
-    }
-}
-
-impl tantivy::collector::SegmentCollector for PublishedSegment {
-    type Fruit = Vec<i64>;
-
-    fn collect(&mut self, doc: tantivy::DocId, _score: tantivy::Score) {
-        if let Some(date) = self.column.as_ref().and_then(|c| c.first(doc)) {
-            self.out.push(date);
-        }
-    }
-
-    fn harvest(self) -> Vec<i64> {
-        self.out
-    }
 }
 
 #[cfg(test)]
