@@ -6,6 +6,7 @@ mod bench;
 mod binary;
 mod browser;
 mod crash;
+mod determinism;
 mod domain;
 mod fixtures;
 mod generated;

@@ -311,9 +311,10 @@ fn editor_token(data: &Path) -> String {
 
 const SAME_ANSWERS: &[&str] = &[
     "{ articles(first: 100) { totalCount edges { node { id slug headline version bylines { name } } } } }",
-    // Relevance scores count deleted versions until Tantivy merges them, and merges differ by
-    // node: the same hits and counts everywhere, in an order only date sorting fixes.
-    "{ search(query: \"harbour lighthouse\", first: 100) { totalCount facets { sections { value count } years { value count } } } }",
+    // Relevance: the same hits, order, scores, snippets, facets and counts on every node.
+    "{ search(query: \"harbour lighthouse\", first: 100) { totalCount hits { score article { slug } snippets { field html } } facets { sections { value count } years { value count } authors { value count } } } }",
+    "{ search(query: \"storm OR harbour OR flood\", first: 30, asOf: \"1990-01-01T00:00:00Z\") { totalCount hits { score article { slug version } } } }",
+    "{ search(query: \"harbour\", first: 5, after: \"hit:4\", basis: \"250\") { totalCount pageInfo { hasNextPage } hits { cursor score article { slug } } } }",
     "{ search(query: \"harbour lighthouse\", first: 20, sort: DATE) { totalCount hits { article { slug } snippets { html } } } }",
     "{ search(query: \"storm\", asOf: \"1990-01-01T00:00:00Z\", sort: DATE) { totalCount hits { article { slug headline } } } }",
     "{ authors(first: 100) { totalCount edges { node { id name } } } }",
@@ -377,6 +378,8 @@ fn a_writer_and_two_replicas_answer_every_read_alike() {
         }
         // The web page too: the same HTML for a search, an article, its history, and as of a date.
         for page in [
+            "/?q=harbour",
+            "/?q=harbour+lighthouse&asOf=1990-01-01",
             "/?q=harbour&sort=date",
             "/?q=storm&sort=date&asOf=1950-06-01",
             "/articles/harbour-lights-a-3",

@@ -387,8 +387,9 @@ impl SearchIndex {
     fn query_of(&self, request: &SearchRequest) -> Result<(Box<dyn Query>, Box<dyn Query>)> {
         let f = self.fields;
         let parsed = if request.query.trim().is_empty() {
-            Box::new(TermQuery::new(Term::from_field_u64(f.public, 1), IndexRecordOption::Basic))
-                as Box<dyn Query>
+            // Every public version, all scoring 1 (so the later version ranks first).
+            let public = TermQuery::new(Term::from_field_u64(f.public, 1), IndexRecordOption::Basic);
+            Box::new(tantivy::query::ConstScoreQuery::new(Box::new(public), 1.0)) as Box<dyn Query>
         } else {
             let query = published_in_micros(&request.query)?;
             self.parser().parse_query(&query).map_err(|e| Error::Query(e.to_string()))?
