@@ -77,7 +77,7 @@ mod model {
         let s = Server::start();
         let seed = time_seed();
         eprintln!("model seed {seed}");
-        random_history(&s.archive, seed, 400);
+        random_history(&s.archive, seed, 700);
         s.archive.projections().unwrap().catch_up(std::time::Duration::from_secs(60)).unwrap();
         let events = s.archive.store().read_all(Position::ZERO, usize::MAX).unwrap();
         assert!(events.len() > 120, "the history is substantial: {} events", events.len());

@@ -12,7 +12,7 @@ use std::collections::BinaryHeap;
 
 use tantivy::collector::{Collector, FacetCollector, SegmentCollector};
 use tantivy::query::Weight;
-use tantivy::{DocAddress, DocId, DocSet, Score, Searcher};
+use tantivy::{DocAddress, DocSet, Score, Searcher};
 
 use super::window::Window;
 use crate::project::Result;
@@ -105,7 +105,7 @@ pub(super) fn top_by_score(
         return Ok(Vec::new());
     }
     for (ord, segment) in searcher.segment_readers().iter().enumerate() {
-        let sees = window.segment(segment)?;
+        let sees = window.segment(ord, segment)?;
         // The threshold carries across segments; it sits just below the k-th score so a tie
         // still reaches the heap, where the later version wins it.
         let mut threshold = best.least().map_or(Score::MIN, f32::next_down);
@@ -141,30 +141,13 @@ pub(super) fn top_by_score(
     Ok(hits)
 }
 
-/// The `k` visible documents published last (by the `published` fast field), newest first.
-pub(super) fn top_by_date(
-    searcher: &Searcher,
-    weight: &dyn Weight,
-    window: &Window<'_>,
-    k: usize,
-) -> Result<Vec<Ranked<i64>>> {
-    let mut best = Best::<i64>::new(k);
-    if k == 0 {
-        return Ok(Vec::new());
-    }
-    for (ord, segment) in searcher.segment_readers().iter().enumerate() {
-        let sees = window.segment(segment)?;
-        let published = segment.fast_fields().i64("published")?.first_or_default_col(i64::MIN);
-        weight.for_each_no_score(segment, &mut |docs| {
-            for &doc in docs {
-                if sees.sees(doc) {
-                    let address = DocAddress::new(ord as u32, doc);
-                    best.push(Ranked { key: published.get_val(doc), position: sees.position(doc), address });
-                }
-            }
-        })?;
-    }
-    Ok(best.into_sorted())
+/// How the exhaustive pass ranks, if it does.
+#[derive(Clone, Copy)]
+pub(super) enum Rank {
+    /// By score (the weight must score).
+    Score,
+    /// By the `published` fast field.
+    Date,
 }
 
 /// What a pass over every visible match gathers.
@@ -176,38 +159,57 @@ pub(super) struct Gathered {
     pub facets: Option<tantivy::collector::FacetCounts>,
     /// Publication instants (µs), when asked for.
     pub instants: Vec<i64>,
+    /// The best `k` by score, when ranked by score.
+    pub by_score: Vec<Ranked<Score>>,
+    /// The newest `k`, when ranked by date.
+    pub by_date: Vec<Ranked<i64>>,
 }
 
-/// One pass over every visible match: counts them, and gathers `facets` and publication
-/// instants when asked.
+/// One pass over every visible match: counts them, gathers `facets` and publication instants
+/// when asked, and keeps the best `k` by `rank`. Only visible matches are scored.
 pub(super) fn gather(
     searcher: &Searcher,
     weight: &dyn Weight,
     window: &Window<'_>,
     facets: Option<FacetCollector>,
     instants: bool,
+    rank: Option<(Rank, usize)>,
 ) -> Result<Gathered> {
     let mut out = Gathered::default();
+    let mut by_score =
+        matches!(rank, Some((Rank::Score, _))).then(|| Best::<Score>::new(rank.map_or(0, |r| r.1)));
+    let mut by_date =
+        matches!(rank, Some((Rank::Date, _))).then(|| Best::<i64>::new(rank.map_or(0, |r| r.1)));
     let mut fruits = Vec::new();
     for (ord, segment) in searcher.segment_readers().iter().enumerate() {
-        let sees = window.segment(segment)?;
+        let sees = window.segment(ord, segment)?;
         let mut child = facets.as_ref().map(|f| f.for_segment(ord as u32, segment)).transpose()?;
-        let published =
-            instants.then(|| segment.fast_fields().column_opt::<i64>("published")).transpose()?.flatten();
-        weight.for_each_no_score(segment, &mut |docs: &[DocId]| {
-            for &doc in docs {
-                if !sees.sees(doc) {
-                    continue;
-                }
+        let published = (instants || by_date.is_some())
+            .then(|| segment.fast_fields().column_opt::<i64>("published"))
+            .transpose()?
+            .flatten();
+        let mut scorer = weight.scorer(segment, 1.0)?;
+        let mut doc = scorer.doc();
+        while doc != tantivy::TERMINATED {
+            if sees.sees(doc) {
                 out.count += 1;
                 if let Some(child) = child.as_mut() {
                     child.collect(doc, 0.0);
                 }
-                if let Some(at) = published.as_ref().and_then(|c| c.first(doc)) {
+                let at = published.as_ref().and_then(|c| c.first(doc));
+                if let (true, Some(at)) = (instants, at) {
                     out.instants.push(at);
                 }
+                let address = DocAddress::new(ord as u32, doc);
+                if let Some(best) = by_score.as_mut() {
+                    best.push(Ranked { key: scorer.score(), position: sees.position(doc), address });
+                }
+                if let Some(best) = by_date.as_mut() {
+                    best.push(Ranked { key: at.unwrap_or(i64::MIN), position: sees.position(doc), address });
+                }
             }
-        })?;
+            doc = scorer.advance();
+        }
         if let Some(child) = child {
             fruits.push(child.harvest());
         }
@@ -215,5 +217,7 @@ pub(super) fn gather(
     if let Some(f) = facets {
         out.facets = Some(f.merge_fruits(fruits)?);
     }
+    out.by_score = by_score.map(Best::into_sorted).unwrap_or_default();
+    out.by_date = by_date.map(Best::into_sorted).unwrap_or_default();
     Ok(out)
 }

@@ -9,7 +9,7 @@
 
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::{Mutex, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use chrono::{DateTime, Datelike, Utc};
 use tantivy::collector::FacetCollector;
@@ -24,6 +24,7 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDo
 
 mod collect;
 mod query;
+mod visible;
 mod window;
 
 use query::published_in_micros;
@@ -186,8 +187,12 @@ struct Writer {
 /// What reads see: the last commit's searcher, its checkpoint, and the windows it ended.
 struct Served {
     searcher: Searcher,
+    /// Where each segment's documents open their windows, in the searcher's order.
+    openings: Vec<Arc<window::Openings>>,
     checkpoint: Position,
     closed: Closed,
+    /// The documents a read of the present sees.
+    present: visible::Visible,
 }
 
 /// One generation of the search index.
@@ -241,12 +246,15 @@ impl SearchIndex {
         let reader: IndexReader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let searcher = reader.searcher();
         let closed = window::closed_in(&searcher)?;
+        let openings = window::openings(&searcher, &[])?;
+        let present =
+            visible::Visible::of(&searcher, &Window::new(At::default(), checkpoint, &closed, &openings))?;
         Ok(SearchIndex {
             index,
             reader,
             fields,
             writer: Mutex::new(Writer { writer, applied: checkpoint, ended: Vec::new() }),
-            served: RwLock::new(Served { searcher, checkpoint, closed }),
+            served: RwLock::new(Served { searcher, openings, checkpoint, closed, present }),
         })
     }
 
@@ -365,9 +373,16 @@ impl SearchIndex {
         prepared.commit()?;
         self.reader.reload()?;
         let searcher = self.reader.searcher();
+        let openings = window::openings(&searcher, &self.served().openings)?;
         let mut served = self.served.write().expect("lock poisoned");
         served.closed.extend(w.ended.drain(..));
         served.searcher = searcher;
+        served.openings = openings;
+        let present = visible::Visible::of(
+            &served.searcher,
+            &Window::new(At::default(), applied, &served.closed, &served.openings),
+        )?;
+        served.present = present;
         served.checkpoint = applied;
         Ok(applied)
     }
@@ -427,10 +442,21 @@ impl SearchIndex {
         let (parsed, query) = self.query_of(request)?;
         let served = self.served();
         let searcher = &served.searcher;
-        let window = Window::new(request.at, served.checkpoint, &served.closed);
+        let window = Window::new(request.at, served.checkpoint, &served.closed, &served.openings);
         let scoring = match request.sort {
             Sort::Relevance => EnableScoring::enabled_from_searcher(searcher),
             Sort::Date => EnableScoring::disabled_from_searcher(searcher),
+        };
+        // A phrase checks positions on every document holding its words: only on those the
+        // read sees, then.
+        let query = if request.query.contains('"') {
+            let present =
+                request.at.as_of.is_none() && request.at.basis.is_none_or(|b| b >= served.checkpoint);
+            let seen =
+                if present { served.present.clone() } else { visible::Visible::of(searcher, &window)? };
+            seen.around_phrases(&*query)
+        } else {
+            query
         };
         let weight = query.weight(scoring).map_err(query_error)?;
 
@@ -441,22 +467,29 @@ impl SearchIndex {
             }
             facets
         });
-        let gathered = if request.skip_total && facets.is_none() {
-            None
-        } else {
-            Some(collect::gather(searcher, &*weight, &window, facets, false)?)
-        };
         let k = request.offset.saturating_add(request.first.max(1));
-        let hits: Vec<(f32, tantivy::DocAddress)> = match request.sort {
-            Sort::Relevance => collect::top_by_score(searcher, &*weight, &window, k)?
-                .into_iter()
-                .map(|r| (r.key, r.address))
-                .collect(),
-            Sort::Date => collect::top_by_date(searcher, &*weight, &window, k)?
-                .into_iter()
-                .map(|r| (0.0, r.address))
-                .collect(),
+        let rank = match request.sort {
+            Sort::Relevance => collect::Rank::Score,
+            Sort::Date => collect::Rank::Date,
         };
+        // Counting visits every match anyway, so it ranks in the same pass; without a count,
+        // ranking by score prunes.
+        let (gathered, hits): (Option<collect::Gathered>, Vec<(f32, tantivy::DocAddress)>) =
+            if request.skip_total && facets.is_none() && request.sort == Sort::Relevance {
+                let top = collect::top_by_score(searcher, &*weight, &window, k)?;
+                (None, top.into_iter().map(|r| (r.key, r.address)).collect())
+            } else {
+                let mut g = collect::gather(searcher, &*weight, &window, facets, false, Some((rank, k)))?;
+                let hits = match request.sort {
+                    Sort::Relevance => {
+                        std::mem::take(&mut g.by_score).into_iter().map(|r| (r.key, r.address)).collect()
+                    }
+                    Sort::Date => {
+                        std::mem::take(&mut g.by_date).into_iter().map(|r| (0.0, r.address)).collect()
+                    }
+                };
+                (Some(g), hits)
+            };
 
         let fields: &[(&str, Field)] = if request.skip_snippets {
             &[]
@@ -519,10 +552,10 @@ impl SearchIndex {
     pub fn published_instants(&self, request: &SearchRequest) -> Result<Vec<i64>> {
         let (_, query) = self.query_of(request)?;
         let served = self.served();
-        let window = Window::new(request.at, served.checkpoint, &served.closed);
+        let window = Window::new(request.at, served.checkpoint, &served.closed, &served.openings);
         let weight =
             query.weight(EnableScoring::disabled_from_searcher(&served.searcher)).map_err(query_error)?;
-        Ok(collect::gather(&served.searcher, &*weight, &window, None, true)?.instants)
+        Ok(collect::gather(&served.searcher, &*weight, &window, None, true, None)?.instants)
     }
 }
 

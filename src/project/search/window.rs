@@ -4,12 +4,13 @@
 //! (`pos_from`, `eff_from`). The window closes at the article's next change; that closing is
 //! recorded by the next document of the article (its `closes` field names the version it ends:
 //! a new version, or a text-less marker when the article stopped being public). In memory,
-//! [`Closed`] maps each ended version to where it ended, rebuilt from those fields at open.
+//! [`Closed`] holds where each ended version ended, rebuilt from those fields at open.
 //!
 //! A read at (`as_of`, `basis`) sees the document where `from <= (as_of, basis)` in both clocks
 //! and the end is past it in at least one, or there is no end yet.
 
-use rustc_hash::FxHashMap;
+use std::sync::Arc;
+
 use tantivy::columnar::ColumnValues;
 use tantivy::fastfield::AliveBitSet;
 use tantivy::schema::Value;
@@ -19,9 +20,52 @@ use super::SearchIndex;
 use crate::Position;
 use crate::project::{At, Result};
 
-/// Where each ended version's window ended: keyed by the version's position, the (effective
-/// instant in µs, position) of the change that ended it.
-pub(super) type Closed = FxHashMap<u64, (i64, u64)>;
+/// Where each ended version's window ended: for the version at position `p`, the position and
+/// the effective instant (µs) of the change that ended it. Dense arrays indexed by position (16
+/// bytes per event of the log), because every candidate of a search is tested against them:
+/// a lookup is one load, usually from the cache line of the previous candidate's.
+#[derive(Default)]
+pub(super) struct Closed {
+    /// End position by version position; 0 while open.
+    pos_to: Vec<u64>,
+    /// End effective instant by version position.
+    eff_to: Vec<i64>,
+}
+
+impl Closed {
+    /// Records that the version at `from` ended at (`eff`, `pos`).
+    pub(super) fn insert(&mut self, from: u64, (eff, pos): (i64, u64)) {
+        let i = from as usize;
+        if i >= self.pos_to.len() {
+            let len = (i + 1).max(self.pos_to.len() * 5 / 4);
+            self.pos_to.resize(len, 0);
+            self.eff_to.resize(len, 0);
+        }
+        self.pos_to[i] = pos;
+        self.eff_to[i] = eff;
+    }
+
+    /// Where the version at `from` ended, if it has.
+    pub(super) fn get(&self, from: u64) -> Option<(i64, u64)> {
+        let i = usize::try_from(from).ok()?;
+        match self.pos_to.get(i) {
+            Some(&pos) if pos != 0 => Some((self.eff_to[i], pos)),
+            _ => None,
+        }
+    }
+
+    fn pos_to(&self, from: u64) -> u64 {
+        self.pos_to.get(from as usize).copied().unwrap_or(0)
+    }
+}
+
+impl Extend<(u64, (i64, u64))> for Closed {
+    fn extend<T: IntoIterator<Item = (u64, (i64, u64))>>(&mut self, iter: T) {
+        for (from, end) in iter {
+            self.insert(from, end);
+        }
+    }
+}
 
 /// Every ended window recorded in the committed documents of `searcher`.
 pub(super) fn closed_in(searcher: &Searcher) -> Result<Closed> {
@@ -41,66 +85,124 @@ pub(super) fn closed_in(searcher: &Searcher) -> Result<Closed> {
     Ok(closed)
 }
 
+/// Set in an opening's position when the document is not a version's text (only the mark
+/// that ends a window): no read sees it.
+const NOT_TEXT: u64 = 1 << 63;
+
+/// Where each document of one segment opens its window, read once per segment (segments never
+/// change) into plain arrays: the test on every candidate is then two loads.
+pub(super) struct Openings {
+    segment: tantivy::index::SegmentId,
+    /// Position by document, with [`NOT_TEXT`] set for marks.
+    pos_from: Vec<u64>,
+    /// Effective instant (µs) by document.
+    eff_from: Vec<i64>,
+}
+
+/// The openings of every segment of `searcher`, reusing those of `previous` that it still has.
+pub(super) fn openings(searcher: &Searcher, previous: &[Arc<Openings>]) -> Result<Vec<Arc<Openings>>> {
+    let mut out = Vec::with_capacity(searcher.segment_readers().len());
+    for segment in searcher.segment_readers() {
+        let id = segment.segment_id();
+        if let Some(known) = previous.iter().find(|o| o.segment == id) {
+            out.push(known.clone());
+            continue;
+        }
+        let columns = segment.fast_fields();
+        let pos = dense(columns.u64("pos_from")?, 0);
+        let eff = dense(columns.i64("eff_from")?, i64::MAX);
+        let public = dense(columns.u64("public")?, 0);
+        let docs = segment.max_doc();
+        let pos_from = (0..docs)
+            .map(|d| if public.get_val(d) == 1 { pos.get_val(d) } else { pos.get_val(d) | NOT_TEXT })
+            .collect();
+        let eff_from = (0..docs).map(|d| eff.get_val(d)).collect();
+        out.push(Arc::new(Openings { segment: id, pos_from, eff_from }));
+    }
+    Ok(out)
+}
+
 /// The instant a read is at, in the index's units, with the windows that ended.
 pub(super) struct Window<'a> {
     as_of: i64,
     basis: u64,
     closed: &'a Closed,
+    openings: &'a [Arc<Openings>],
 }
 
 impl<'a> Window<'a> {
     /// A read at `at` of an index committed up to `checkpoint`: a basis past the checkpoint
-    /// (or none) reads the checkpoint.
-    pub(super) fn new(at: At, checkpoint: Position, closed: &'a Closed) -> Window<'a> {
+    /// (or none) reads the checkpoint. `openings` are those of the searcher's segments, in
+    /// order.
+    pub(super) fn new(
+        at: At,
+        checkpoint: Position,
+        closed: &'a Closed,
+        openings: &'a [Arc<Openings>],
+    ) -> Window<'a> {
         Window {
             as_of: at.as_of.map_or(i64::MAX, |t| t.timestamp_micros()),
             basis: at.basis.map_or(checkpoint, |b| b.min(checkpoint)).get(),
             closed,
+            openings,
         }
     }
 
-    /// This window's test, for one segment.
-    pub(super) fn segment(&self, segment: &SegmentReader) -> Result<SegmentWindow<'_>> {
-        let columns = segment.fast_fields();
-        Ok(SegmentWindow {
-            window: self,
-            pos_from: columns.u64("pos_from")?.first_or_default_col(0),
-            eff_from: columns.i64("eff_from")?.first_or_default_col(i64::MAX),
-            public: columns.u64("public")?.first_or_default_col(0),
-            alive: segment.alive_bitset().cloned(),
-        })
+    /// This window's test, for the segment at `ord`.
+    pub(super) fn segment(&self, ord: usize, segment: &SegmentReader) -> Result<SegmentWindow<'_>> {
+        let open = self.openings.get(ord).filter(|o| o.segment == segment.segment_id()).ok_or_else(|| {
+            crate::project::Error::Corrupt("search: a segment without its window openings".into())
+        })?;
+        Ok(SegmentWindow { window: self, open, alive: segment.alive_bitset().cloned() })
     }
 }
 
-/// A window's test over one segment's fast fields.
+/// A column's values by document: read directly when every document has one (they all do
+/// here), which skips the row lookup of a column that may have gaps.
+fn dense<T: tantivy::columnar::MonotonicallyMappableToU64 + std::fmt::Debug + Default>(
+    column: tantivy::columnar::Column<T>,
+    default: T,
+) -> Arc<dyn ColumnValues<T>> {
+    if column.get_cardinality() == tantivy::columnar::Cardinality::Full {
+        column.values
+    } else {
+        column.first_or_default_col(default)
+    }
+}
+
+/// A window's test over one segment.
 pub(super) struct SegmentWindow<'a> {
     window: &'a Window<'a>,
-    pos_from: std::sync::Arc<dyn ColumnValues<u64>>,
-    eff_from: std::sync::Arc<dyn ColumnValues<i64>>,
-    public: std::sync::Arc<dyn ColumnValues<u64>>,
+    open: &'a Openings,
     alive: Option<AliveBitSet>,
 }
 
 impl SegmentWindow<'_> {
     /// The position of `doc`'s version: ties in score or date rank the later first.
     pub(super) fn position(&self, doc: DocId) -> u64 {
-        self.pos_from.get_val(doc)
+        self.open.pos_from[doc as usize] & !NOT_TEXT
     }
 
-    /// Whether the read sees `doc`.
+    /// Whether the read sees `doc`. Cheapest and most selective tests first: most candidates
+    /// of a broad query are versions that have since ended.
     pub(super) fn sees(&self, doc: DocId) -> bool {
         let w = self.window;
-        let from = self.pos_from.get_val(doc);
-        if from > w.basis || self.public.get_val(doc) != 1 || self.eff_from.get_val(doc) > w.as_of {
+        // A mark's position has the top bit set, so it is always past the basis.
+        let Some(&from) = self.open.pos_from.get(doc as usize) else { return false };
+        if from > w.basis {
             return false;
         }
-        if self.alive.as_ref().is_some_and(|a| a.is_deleted(doc)) {
+        let ended = w.closed.pos_to(from);
+        if ended != 0 && ended <= w.basis {
+            // Ended as far as the basis knows: seen only if it ended after `as_of`.
+            if w.as_of == i64::MAX || w.closed.eff_to[from as usize] <= w.as_of {
+                return false;
+            }
+        }
+        if w.as_of != i64::MAX && self.open.eff_from[doc as usize] > w.as_of {
             return false;
         }
-        match w.closed.get(&from) {
-            None => true,
-            Some(&(eff_to, pos_to)) => pos_to > w.basis || eff_to > w.as_of,
-        }
+        !self.alive.as_ref().is_some_and(|a| a.is_deleted(doc))
     }
 }
 
@@ -122,7 +224,7 @@ impl SearchIndex {
                     doc.get_first(f.article).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
                 let version = doc.get_first(f.version).and_then(|v| v.as_u64()).unwrap_or(0);
                 let from = pos_from.get_val(doc_id);
-                let (eff_to, pos_to) = served.closed.get(&from).copied().unzip();
+                let (eff_to, pos_to) = served.closed.get(from).unzip();
                 let line = format!(
                     "{article} v{version} eff[{},{eff_to:?}) pos[{from},{pos_to:?}) {}",
                     eff_from.get_val(doc_id),
