@@ -225,7 +225,8 @@ impl Archive {
     pub fn search(&self, reading: &Reading, mut request: SearchRequest) -> Result<SearchResults> {
         super::limits::check_search(&request)?;
         request.at = reading.at;
-        Ok(self.projections_or_err()?.search().search(&request)?)
+        let projections = self.projections_or_err()?;
+        Ok(projections.search().search(&request, &projections.views())?)
     }
 
     /// Published articles at the reading's instant, newest publication first: from the search

@@ -45,7 +45,7 @@ fn answers(p: &Projections) -> Vec<String> {
                         at,
                         ..Default::default()
                     };
-                    let r = p.search().search(&request).expect("search");
+                    let r = p.search().search(&request, &p.views()).expect("search");
                     let hits: Vec<String> = r
                         .hits
                         .iter()

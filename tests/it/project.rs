@@ -35,7 +35,7 @@ fn fixed_searches(p: &Projections) -> Vec<String> {
         for at in [At::default(), At { as_of: Some("1950-06-01T00:00:00Z".parse().unwrap()), basis: None }] {
             let r = p
                 .search()
-                .search(&SearchRequest { query: q.into(), first: 1000, at, ..Default::default() })
+                .search(&SearchRequest { query: q.into(), first: 1000, at, ..Default::default() }, &p.views())
                 .expect("search");
             let ids = ids(&r);
             answers.push(format!(
@@ -98,7 +98,10 @@ fn rebuild_serves_throughout_and_keeps_up_with_new_writes() {
             let mut answered = 0;
             while !done.load(std::sync::atomic::Ordering::SeqCst) {
                 p.search()
-                    .search(&SearchRequest { query: "harbour".into(), first: 5, ..Default::default() })
+                    .search(
+                        &SearchRequest { query: "harbour".into(), first: 5, ..Default::default() },
+                        &p.views(),
+                    )
                     .unwrap();
                 p.views().read().unwrap().checkpoint().unwrap();
                 answered += 1;
@@ -224,7 +227,10 @@ impl Desk {
     fn search(&self, query: &str) -> SearchResults {
         projections(&self.archive)
             .search()
-            .search(&SearchRequest { query: query.into(), first: 10, ..Default::default() })
+            .search(
+                &SearchRequest { query: query.into(), first: 10, ..Default::default() },
+                &projections(&self.archive).views(),
+            )
             .unwrap()
     }
 }
@@ -299,12 +305,15 @@ fn search_behaves_as_readers_expect() {
     // ... but the past still has it.
     let before = projections(&desk.archive)
         .search()
-        .search(&SearchRequest {
-            query: "zeppelin".into(),
-            first: 10,
-            at: At { as_of: None, basis: Some(Position(desk.archive.store().head().get() - 1)) },
-            ..Default::default()
-        })
+        .search(
+            &SearchRequest {
+                query: "zeppelin".into(),
+                first: 10,
+                at: At { as_of: None, basis: Some(Position(desk.archive.store().head().get() - 1)) },
+                ..Default::default()
+            },
+            &projections(&desk.archive).views(),
+        )
         .unwrap();
     assert_eq!(before.total, Some(1));
 
@@ -315,7 +324,10 @@ fn search_behaves_as_readers_expect() {
     // Sort by date: newest publication first.
     let by_date = projections(&desk.archive)
         .search()
-        .search(&SearchRequest { query: "".into(), first: 10, sort: Sort::Date, ..Default::default() })
+        .search(
+            &SearchRequest { query: "".into(), first: 10, sort: Sort::Date, ..Default::default() },
+            &projections(&desk.archive).views(),
+        )
         .unwrap();
     assert_eq!(by_date.hits.first().map(|h| h.article), Some(zeppelin));
 
@@ -329,7 +341,10 @@ fn search_behaves_as_readers_expect() {
     );
     let r = projections(&desk.archive)
         .search()
-        .search(&SearchRequest { query: "".into(), author_id: Some(author), first: 10, ..Default::default() })
+        .search(
+            &SearchRequest { query: "".into(), author_id: Some(author), first: 10, ..Default::default() },
+            &projections(&desk.archive).views(),
+        )
         .unwrap();
     assert_eq!(r.total, Some(1));
     assert_eq!(r.authors, vec![(author.to_string(), 1)]);

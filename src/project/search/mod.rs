@@ -37,7 +37,8 @@ use crate::domain::{Article, ArticleId, AuthorId, StreamKind};
 use crate::store::RecordedEvent;
 
 /// What built a search generation (schema and analyzers).
-pub const SEARCH_VERSION: &str = "search/3 (en_stem, keyword, published in microseconds, windows beside)";
+pub const SEARCH_VERSION: &str =
+    "search/3 (en_stem, keyword, published in microseconds, windows beside, text in the views)";
 
 /// The index's fields.
 #[derive(Clone, Copy)]
@@ -61,13 +62,12 @@ struct Fields {
 
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
-    let text = TextOptions::default()
-        .set_indexing_options(
-            TextFieldIndexing::default()
-                .set_tokenizer("en_stem")
-                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
-        )
-        .set_stored();
+    let text = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("en_stem")
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    // Text is indexed, not stored: snippets are made from the views, which hold every version.
     let keyword = TextOptions::default().set_indexing_options(
         TextFieldIndexing::default().set_tokenizer("keyword").set_index_option(IndexRecordOption::Basic),
     );
@@ -436,8 +436,8 @@ impl SearchIndex {
         Ok((parsed, Box::new(BooleanQuery::new(clauses))))
     }
 
-    /// Runs a search.
-    pub fn search(&self, request: &SearchRequest) -> Result<SearchResults> {
+    /// Runs a search; snippets are made from the versions' text in `views`.
+    pub fn search(&self, request: &SearchRequest, views: &Views) -> Result<SearchResults> {
         let f = self.fields;
         let (parsed, query) = self.query_of(request)?;
         let served = self.served();
@@ -474,19 +474,22 @@ impl SearchIndex {
         };
         // Counting visits every match anyway, so it ranks in the same pass; without a count,
         // ranking by score prunes.
-        let (gathered, hits): (Option<collect::Gathered>, Vec<(f32, tantivy::DocAddress)>) =
+        type Found = Vec<(f32, tantivy::DocAddress, u64)>;
+        let (gathered, hits): (Option<collect::Gathered>, Found) =
             if request.skip_total && facets.is_none() && request.sort == Sort::Relevance {
                 let top = collect::top_by_score(searcher, &*weight, &window, k)?;
-                (None, top.into_iter().map(|r| (r.key, r.address)).collect())
+                (None, top.into_iter().map(|r| (r.key, r.address, r.position)).collect())
             } else {
                 let mut g = collect::gather(searcher, &*weight, &window, facets, false, Some((rank, k)))?;
                 let hits = match request.sort {
-                    Sort::Relevance => {
-                        std::mem::take(&mut g.by_score).into_iter().map(|r| (r.key, r.address)).collect()
-                    }
-                    Sort::Date => {
-                        std::mem::take(&mut g.by_date).into_iter().map(|r| (0.0, r.address)).collect()
-                    }
+                    Sort::Relevance => std::mem::take(&mut g.by_score)
+                        .into_iter()
+                        .map(|r| (r.key, r.address, r.position))
+                        .collect(),
+                    Sort::Date => std::mem::take(&mut g.by_date)
+                        .into_iter()
+                        .map(|r| (0.0, r.address, r.position))
+                        .collect(),
                 };
                 (Some(g), hits)
             };
@@ -505,8 +508,9 @@ impl SearchIndex {
                 Ok((name, g))
             })
             .collect::<Result<Vec<_>>>()?;
+        let texts = if generators.is_empty() { None } else { Some(views.read()?) };
         let mut out = Vec::with_capacity(hits.len());
-        for (score, address) in hits.into_iter().skip(request.offset) {
+        for (score, address, position) in hits.into_iter().skip(request.offset) {
             let doc: TantivyDocument = searcher.doc(address)?;
             let id = doc
                 .get_first(f.article)
@@ -515,13 +519,24 @@ impl SearchIndex {
                 .ok_or_else(|| Error::Corrupt("search document without an article id".into()))?;
             let version = doc.get_first(f.version).and_then(|v| v.as_u64()).unwrap_or(0);
             let mut snippets = Vec::new();
-            for (name, generator) in &generators {
-                let mut snippet = generator.snippet_from_doc(&doc);
-                if snippet.highlighted().is_empty() {
-                    continue;
+            let text = match &texts {
+                Some(r) => r.article(id, At { as_of: None, basis: Some(Position(position)) })?,
+                None => None,
+            };
+            if let Some(a) = text.as_ref().map(|snap| &snap.state) {
+                for (name, generator) in &generators {
+                    let field = match *name {
+                        "headline" => a.headline.as_str(),
+                        "summary" => a.summary.as_deref().unwrap_or_default(),
+                        _ => a.body.as_str(),
+                    };
+                    let mut snippet = generator.snippet(field);
+                    if snippet.highlighted().is_empty() {
+                        continue;
+                    }
+                    snippet.set_snippet_prefix_postfix("<mark>", "</mark>");
+                    snippets.push(Snippet { field: name, html: snippet.to_html() });
                 }
-                snippet.set_snippet_prefix_postfix("<mark>", "</mark>");
-                snippets.push(Snippet { field: name, html: snippet.to_html() });
             }
             out.push(Hit { article: id, version, score, snippets });
         }

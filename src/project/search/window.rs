@@ -226,9 +226,8 @@ impl SearchIndex {
                 let from = pos_from.get_val(doc_id);
                 let (eff_to, pos_to) = served.closed.get(from).unzip();
                 let line = format!(
-                    "{article} v{version} eff[{},{eff_to:?}) pos[{from},{pos_to:?}) {}",
-                    eff_from.get_val(doc_id),
-                    doc.get_first(f.headline).and_then(|v| v.as_str()).unwrap_or_default()
+                    "{article} v{version} eff[{},{eff_to:?}) pos[{from},{pos_to:?})",
+                    eff_from.get_val(doc_id)
                 );
                 out.push(line);
             }

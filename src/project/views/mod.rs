@@ -19,11 +19,14 @@ use crate::domain::{Article, ArticleId, Author, AuthorId, StreamKind};
 use crate::store::{Env, RecordedEvent};
 
 mod read;
+mod snapshot;
 
 pub use read::ViewReader;
+pub use snapshot::Stated;
+use snapshot::{decode_snapshot, encode_snapshot};
 
 /// What built a views generation; a different value means "rebuild".
-pub const VIEWS_VERSION: &str = "views/1";
+pub const VIEWS_VERSION: &str = "views/2 (snapshots zstd)";
 
 /// The names of the views' LMDB tables.
 pub mod db_name {
@@ -179,36 +182,6 @@ fn listing_key(group: &Group, published: DateTime<Utc>, id: ArticleId) -> Vec<u8
     key
 }
 
-fn encode_snapshot(event: &RecordedEvent, state: &State) -> Vec<u8> {
-    let mut out = Vec::with_capacity(512);
-    out.extend_from_slice(&event.version.to_be_bytes());
-    out.extend_from_slice(&event.position.0.to_be_bytes());
-    out.extend_from_slice(&event.effective_at.timestamp_micros().to_be_bytes());
-    out.extend_from_slice(&event.recorded_at.timestamp_micros().to_be_bytes());
-    let json = match state {
-        State::Article(a) => serde_json::to_writer(&mut out, a),
-        State::Author(a) => serde_json::to_writer(&mut out, a),
-    };
-    json.expect("states of strings, ids and instants always serialize");
-    out
-}
-
-fn decode_snapshot<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<Snapshot<T>> {
-    let corrupt = || Error::Corrupt("state snapshot is damaged".into());
-    if bytes.len() < 32 {
-        return Err(corrupt());
-    }
-    let word = |i: usize| -> [u8; 8] { bytes[i * 8..i * 8 + 8].try_into().expect("8 bytes") };
-    let instant = |i| DateTime::from_timestamp_micros(i64::from_be_bytes(word(i))).ok_or_else(corrupt);
-    Ok(Snapshot {
-        version: u64::from_be_bytes(word(0)),
-        position: Position(u64::from_be_bytes(word(1))),
-        effective_at: instant(2)?,
-        recorded_at: instant(3)?,
-        state: serde_json::from_slice(&bytes[32..]).map_err(|e| Error::Corrupt(e.to_string()))?,
-    })
-}
-
 /// The views of one generation.
 pub struct Views {
     env: Env,
@@ -219,10 +192,29 @@ impl Views {
     /// Opens (or creates) a views generation in `dir`.
     pub fn open(dir: &Path, map_size: usize) -> Result<Views> {
         std::fs::create_dir_all(dir)?;
-        // SAFETY: this directory belongs to this views generation alone and is opened once per
-        // process (the runner holds the only handle).
-        let env =
-            unsafe { EnvOpenOptions::new().read_txn_without_tls().map_size(map_size).max_dbs(8).open(dir)? };
+        let open = || -> Result<Env> {
+            // SAFETY: this directory belongs to this views generation alone and is opened once
+            // per process (the runner holds the only handle).
+            Ok(unsafe {
+                EnvOpenOptions::new().read_txn_without_tls().map_size(map_size).max_dbs(8).open(dir)?
+            })
+        };
+        let mut env = open()?;
+        let built_by = {
+            let rtxn = env.read_txn()?;
+            let meta: Option<Database<Str, Bytes>> = env.open_database(&rtxn, Some(db_name::META))?;
+            meta.map(|m| m.get(&rtxn, "built_by").map(|b| b.map(<[u8]>::to_vec))).transpose()?.flatten()
+        };
+        if let Some(other) = built_by.filter(|b| b != VIEWS_VERSION.as_bytes()) {
+            // Views an older morgue built in another format: they are derived from the log, so
+            // start them again from position 0 rather than misread them.
+            tracing::warn!(built_by = %String::from_utf8_lossy(&other), dir = %dir.display(),
+                "views were built in another format; rebuilding them from the log");
+            env.prepare_for_closing().wait();
+            std::fs::remove_dir_all(dir)?;
+            std::fs::create_dir_all(dir)?;
+            env = open()?;
+        }
         let mut wtxn = env.write_txn()?;
         let t = Tables {
             states: env.create_database(&mut wtxn, Some(db_name::STATES))?,
@@ -265,7 +257,7 @@ impl Views {
         if events[0].position != checkpoint.next() {
             return Err(Error::Gap { checkpoint, next: events[0].position });
         }
-        let mut cache: HashMap<[u8; 17], Option<State>> = HashMap::new();
+        let mut cache: HashMap<[u8; 17], (Option<State>, u64)> = HashMap::new();
         for event in events {
             self.apply_one(&mut wtxn, &mut cache, event)?;
         }
@@ -277,14 +269,15 @@ impl Views {
     fn apply_one(
         &self,
         wtxn: &mut RwTxn,
-        cache: &mut HashMap<[u8; 17], Option<State>>,
+        cache: &mut HashMap<[u8; 17], (Option<State>, u64)>,
         event: &RecordedEvent,
     ) -> Result<()> {
         let Some(kind) = StreamKind::parse(&event.stream) else { return Ok(()) };
         let (decoded, meta) = crate::domain::decode(event)
             .map_err(|e| Error::Event(format!("position {}: {e}", event.position)))?;
         let entity = entity_key(kind);
-        let previous = match cache.entry(entity) {
+        // The state before, and the position of the snapshot that holds its body.
+        let (previous, body_at) = match cache.entry(entity) {
             Entry::Occupied(e) => e.remove(),
             Entry::Vacant(_) => self.load_current(wtxn, &entity, kind)?,
         };
@@ -308,28 +301,42 @@ impl Views {
                 new.map(State::Author)
             }
         };
+        // A body is stored once per version that changed it; later snapshots point at it.
+        let same_body = match (&previous, &next) {
+            (Some(State::Article(old)), Some(State::Article(new))) => body_at != 0 && old.body == new.body,
+            _ => false,
+        };
+        let body_at = if same_body { body_at } else { event.position.get() };
         if let Some(state) = &next {
             let key = state_key(&entity, event.position);
-            self.t.states.put(wtxn, &key, &encode_snapshot(event, state))?;
+            let shared = same_body.then_some(body_at);
+            self.t.states.put(wtxn, &key, &encode_snapshot(event, state, shared))?;
             let key = effective_key(&entity, event.effective_at.timestamp_micros(), event.position);
             self.t.effective.put(wtxn, &key, &())?;
         }
-        cache.insert(entity, next);
+        cache.insert(entity, (next, body_at));
         Ok(())
     }
 
-    fn load_current(&self, txn: &RoTxn, entity: &[u8; 17], kind: StreamKind) -> Result<Option<State>> {
+    /// An entity's last state, and the position of the snapshot that holds its body.
+    fn load_current(&self, txn: &RoTxn, entity: &[u8; 17], kind: StreamKind) -> Result<(Option<State>, u64)> {
         let key = state_key(entity, Position(u64::MAX));
         let Some((found, bytes)) = self.t.states.get_lower_than_or_equal_to(txn, &key)? else {
-            return Ok(None);
+            return Ok((None, 0));
         };
         if &found[..17] != entity {
-            return Ok(None);
+            return Ok((None, 0));
         }
-        Ok(Some(match kind {
-            StreamKind::Article(_) => State::Article(Box::new(decode_snapshot::<Article>(bytes)?.state)),
-            StreamKind::Author(_) => State::Author(decode_snapshot::<Author>(bytes)?.state),
-        }))
+        let here = u64::from_be_bytes(found[17..25].try_into().expect("8 bytes"));
+        Ok(match kind {
+            StreamKind::Article(_) => {
+                let (snap, at) = snapshot::decode_with_body::<Article>(&self.t, txn, entity, bytes)?;
+                (Some(State::Article(Box::new(snap.state))), at.unwrap_or(here))
+            }
+            StreamKind::Author(_) => {
+                (Some(State::Author(decode_snapshot::<Author>(&self.t, txn, entity, bytes)?.state)), here)
+            }
+        })
     }
 
     fn index_article(

@@ -5,7 +5,7 @@ use heed::types::Bytes;
 use heed::{Database, RoTxn, WithoutTls};
 
 use super::{
-    DumpRow, Group, Page, Snapshot, Tables, db_name, decode_snapshot, effective_key, entity_key,
+    DumpRow, Group, Page, Snapshot, Stated, Tables, db_name, decode_snapshot, effective_key, entity_key,
     read_checkpoint, state_key,
 };
 use crate::Position;
@@ -24,11 +24,7 @@ impl ViewReader<'_> {
         read_checkpoint(self.t, &self.txn)
     }
 
-    fn snapshot_at<T: serde::de::DeserializeOwned>(
-        &self,
-        kind: StreamKind,
-        at: At,
-    ) -> Result<Option<Snapshot<T>>> {
+    fn snapshot_at<T: Stated>(&self, kind: StreamKind, at: At) -> Result<Option<Snapshot<T>>> {
         let entity = entity_key(kind);
         let basis = at.basis.unwrap_or(Position(u64::MAX));
         let mut position =
@@ -50,7 +46,7 @@ impl ViewReader<'_> {
             }
         }
         match self.t.states.get(&self.txn, &state_key(&entity, Position(position)))? {
-            Some(bytes) => decode_snapshot(bytes).map(Some),
+            Some(bytes) => decode_snapshot(self.t, &self.txn, &entity, bytes).map(Some),
             None => Err(Error::Corrupt(format!("no state at position {position}"))),
         }
     }
@@ -66,11 +62,11 @@ impl ViewReader<'_> {
     }
 
     /// Every version of an entity's state, oldest first.
-    pub fn history<T: serde::de::DeserializeOwned>(&self, kind: StreamKind) -> Result<Vec<Snapshot<T>>> {
+    pub fn history<T: Stated>(&self, kind: StreamKind) -> Result<Vec<Snapshot<T>>> {
         let entity = entity_key(kind);
         let mut out = Vec::new();
         for entry in self.t.states.prefix_iter(&self.txn, &entity)? {
-            out.push(decode_snapshot(entry?.1)?);
+            out.push(decode_snapshot(self.t, &self.txn, &entity, entry?.1)?);
         }
         Ok(out)
     }
