@@ -26,15 +26,22 @@ const QUERIES: &[&str] = &[
 /// Every answer of a fixed mix, as text that keeps each score's every bit.
 fn answers(p: &Projections) -> Vec<String> {
     let head = p.store().head().get();
-    let instants = [
-        At::default(),
-        At { as_of: Some("1950-06-01T00:00:00Z".parse().unwrap()), basis: None },
-        At { as_of: Some("1990-01-01T00:00:00Z".parse().unwrap()), basis: None },
-        At { as_of: None, basis: Some(Position(head / 2)) },
-    ];
+    answers_at(
+        p,
+        &[
+            At::default(),
+            At { as_of: Some("1950-06-01T00:00:00Z".parse().unwrap()), basis: None },
+            At { as_of: Some("1990-01-01T00:00:00Z".parse().unwrap()), basis: None },
+            At { as_of: None, basis: Some(Position(head / 2)) },
+        ],
+    )
+}
+
+/// The mix's answers at each of `instants`.
+fn answers_at(p: &Projections, instants: &[At]) -> Vec<String> {
     let mut out = Vec::new();
     for query in QUERIES {
-        for at in instants {
+        for &at in instants {
             for sort in [Sort::Relevance, Sort::Date] {
                 for (offset, first) in [(0, 20), (5, 3)] {
                     let request = SearchRequest {
@@ -96,4 +103,35 @@ fn the_same_log_answers_alike_after_a_rebuild_and_a_restart() {
         assert_eq!(a, b, "a restart changed an answer");
     }
     archive.close();
+}
+
+#[test]
+fn a_node_further_ahead_answers_a_past_basis_as_a_node_that_stopped_there() {
+    let (_ahead_dir, ahead) = temp_archive();
+    random_history(&ahead, 0xd5e7_0016, 700);
+    let p = projections(&ahead);
+    p.catch_up(WAIT).unwrap();
+    let basis = ahead.store().head().get() * 2 / 3;
+
+    // A second node holding the log only up to `basis`: the same events, restored verbatim.
+    let mut export = Vec::new();
+    morgue::transfer::export(ahead.store(), Position::ZERO, &mut export, |_| {}).unwrap();
+    let lines: Vec<String> =
+        String::from_utf8(export).unwrap().lines().take(basis as usize).map(str::to_owned).collect();
+    let (_behind_dir, behind) = temp_archive();
+    morgue::archive::import(behind.store(), lines.into_iter().map(Ok), 500, |_| {}).unwrap();
+    let q = projections(&behind);
+    q.catch_up(WAIT).unwrap();
+    assert_eq!(behind.store().head().get(), basis);
+
+    let at =
+        |as_of: Option<&str>| At { as_of: as_of.map(|t| t.parse().unwrap()), basis: Some(Position(basis)) };
+    let instants = [at(None), at(Some("1950-06-01T00:00:00Z")), at(Some("1990-01-01T00:00:00Z"))];
+    let (far, near) = (answers_at(p, &instants), answers_at(q, &instants));
+    assert!(far.iter().filter(|a| a.contains(" v")).count() > 20, "the mix finds hits: {far:#?}");
+    for (a, b) in far.iter().zip(&near) {
+        assert_eq!(a, b, "the node further ahead answered the past basis differently");
+    }
+    ahead.close();
+    behind.close();
 }

@@ -21,6 +21,7 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDo
 mod collect;
 mod query;
 mod read;
+mod stats;
 mod visible;
 mod window;
 

@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use tantivy::collector::FacetCollector;
 use tantivy::query::{BooleanQuery, EnableScoring, Occur, Query, QueryParser, RangeQuery, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Value};
-use tantivy::snippet::SnippetGenerator;
 use tantivy::{TantivyDocument, Term};
 
 use super::query::published_in_micros;
@@ -75,8 +74,10 @@ impl SearchIndex {
         let served = self.served();
         let searcher = &served.searcher;
         let window = Window::new(request.at, served.checkpoint, &served.closed, &served.openings);
+        // Statistics as of the read's basis: the same on every node that holds the log that far.
+        let stats = super::stats::AtBasis::new(searcher, &served.openings, window.basis());
         let scoring = match request.sort {
-            Sort::Relevance => EnableScoring::enabled_from_searcher(searcher),
+            Sort::Relevance => EnableScoring::enabled_from_statistics_provider(&stats, searcher),
             Sort::Date => EnableScoring::disabled_from_searcher(searcher),
         };
         // A phrase checks positions on every document holding its words: only on those the
@@ -135,9 +136,8 @@ impl SearchIndex {
             .iter()
             .copied()
             .map(|(name, field)| {
-                let mut g = SnippetGenerator::create(searcher, &*parsed, field)?;
-                g.set_max_num_chars(if name == "body" { 240 } else { 400 });
-                Ok((name, g))
+                let chars = if name == "body" { 240 } else { 400 };
+                Ok((name, stats.snippets(&*parsed, field, chars)?))
             })
             .collect::<Result<Vec<_>>>()?;
         let texts = if generators.is_empty() { None } else { Some(views.read()?) };

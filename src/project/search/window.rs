@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use tantivy::columnar::ColumnValues;
 use tantivy::fastfield::AliveBitSet;
-use tantivy::schema::Value;
+use tantivy::schema::{Field, Value};
 use tantivy::{DocId, Searcher, SegmentReader, TantivyDocument};
 
 use super::SearchIndex;
@@ -90,13 +90,40 @@ pub(super) fn closed_in(searcher: &Searcher) -> Result<Closed> {
 const NOT_TEXT: u64 = 1 << 63;
 
 /// Where each document of one segment opens its window, read once per segment (segments never
-/// change) into plain arrays: the test on every candidate is then two loads.
+/// change) into plain arrays: the test on every candidate is then two loads. With the
+/// segment's range of positions and its token counts, for statistics at a basis (`stats`).
 pub(super) struct Openings {
     segment: tantivy::index::SegmentId,
     /// Position by document, with [`NOT_TEXT`] set for marks.
     pos_from: Vec<u64>,
     /// Effective instant (µs) by document.
     eff_from: Vec<i64>,
+    /// The lowest and highest position of the segment's documents.
+    range: (u64, u64),
+    /// Tokens of each field with norms, summed over the documents' field norms.
+    tokens: Vec<(Field, u64)>,
+}
+
+impl Openings {
+    /// The position of `doc`'s event (a version's or a mark's).
+    pub(super) fn position(&self, doc: DocId) -> u64 {
+        self.pos_from.get(doc as usize).map_or(u64::MAX, |p| p & !NOT_TEXT)
+    }
+
+    /// The lowest position in the segment.
+    pub(super) fn first(&self) -> u64 {
+        self.range.0
+    }
+
+    /// The highest position in the segment.
+    pub(super) fn last(&self) -> u64 {
+        self.range.1
+    }
+
+    /// The tokens of `field` in the segment (field norms summed).
+    pub(super) fn tokens(&self, field: Field) -> u64 {
+        self.tokens.iter().find(|(f, _)| *f == field).map_or(0, |(_, n)| *n)
+    }
 }
 
 /// The openings of every segment of `searcher`, reusing those of `previous` that it still has.
@@ -113,11 +140,20 @@ pub(super) fn openings(searcher: &Searcher, previous: &[Arc<Openings>]) -> Resul
         let eff = dense(columns.i64("eff_from")?, i64::MAX);
         let public = dense(columns.u64("public")?, 0);
         let docs = segment.max_doc();
-        let pos_from = (0..docs)
+        let pos_from: Vec<u64> = (0..docs)
             .map(|d| if public.get_val(d) == 1 { pos.get_val(d) } else { pos.get_val(d) | NOT_TEXT })
             .collect();
         let eff_from = (0..docs).map(|d| eff.get_val(d)).collect();
-        out.push(Arc::new(Openings { segment: id, pos_from, eff_from }));
+        let plain = pos_from.iter().map(|p| p & !NOT_TEXT);
+        let range = plain.fold((u64::MAX, 0), |(lo, hi), p| (lo.min(p), hi.max(p)));
+        // Every field with norms (the text fields, and the keywords a query may name).
+        let mut tokens = Vec::new();
+        for (field, _) in searcher.schema().fields() {
+            if let Some(norms) = segment.fieldnorms_readers().get_field(field)? {
+                tokens.push((field, (0..docs).map(|d| u64::from(norms.fieldnorm(d))).sum()));
+            }
+        }
+        out.push(Arc::new(Openings { segment: id, pos_from, eff_from, range, tokens }));
     }
     Ok(out)
 }
@@ -146,6 +182,11 @@ impl<'a> Window<'a> {
             closed,
             openings,
         }
+    }
+
+    /// The basis the read is at (a position).
+    pub(super) fn basis(&self) -> u64 {
+        self.basis
     }
 
     /// This window's test, for the segment at `ord`.
@@ -180,7 +221,7 @@ pub(super) struct SegmentWindow<'a> {
 impl SegmentWindow<'_> {
     /// The position of `doc`'s version: ties in score or date rank the later first.
     pub(super) fn position(&self, doc: DocId) -> u64 {
-        self.open.pos_from[doc as usize] & !NOT_TEXT
+        self.open.position(doc)
     }
 
     /// Whether the read sees `doc`. Cheapest and most selective tests first: most candidates
