@@ -9,6 +9,8 @@ COPY src ./src
 COPY schema ./schema
 COPY fixtures ./fixtures
 COPY tests ./tests
+# Cargo.toml names the harness and benches as targets: the manifest does not load without them.
+COPY benches ./benches
 RUN cargo build --release --locked --bin morgue && strip target/release/morgue
 
 FROM debian:bookworm-slim
