@@ -176,3 +176,40 @@ fn sigterm_lets_in_flight_writes_finish_and_loses_none() {
         );
     }
 }
+
+/// The Dockerfile's build stage copies what the build needs: its `COPY` lines, replayed into an
+/// empty directory, give a tree whose manifest loads with every target it names.
+#[test]
+fn the_dockerfile_build_stage_copies_what_the_manifest_names() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dockerfile = std::fs::read_to_string(root.join("Dockerfile")).unwrap();
+    let build_stage = dockerfile.split("\nFROM ").nth(1).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut copied = 0;
+    for line in build_stage.lines().filter(|l| l.starts_with("COPY ") && !l.contains("--from")) {
+        let parts: Vec<&str> = line.split_whitespace().skip(1).collect();
+        let (sources, target) = parts.split_at(parts.len() - 1);
+        for source in sources {
+            let to = if target[0].ends_with('/') && sources.len() > 1 || target[0] == "./" {
+                dir.path().join(source)
+            } else {
+                dir.path().join(target[0])
+            };
+            let status =
+                std::process::Command::new("cp").arg("-r").arg(root.join(source)).arg(&to).status().unwrap();
+            assert!(status.success(), "{line}: copying {source}");
+            copied += 1;
+        }
+    }
+    assert!(copied >= 3, "the build stage copies the sources: {build_stage}");
+    // `cargo build` parses the manifest (every target it names must exist) before it looks for
+    // the target asked for: asking for none that exists stops right there, without compiling.
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--offline", "--locked", "--bin", "no-such-target"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!said.contains("failed to parse manifest"), "the copied tree's manifest does not load:\n{said}");
+    assert!(said.contains("no bin target named"), "cargo got past the manifest:\n{said}");
+}

@@ -223,3 +223,42 @@ fn no_reader_path_shows_a_word_that_was_never_public() {
         assert_clean("query over the socket", &answer.to_string());
     });
 }
+
+/// A retracted article leaves a text-less mark in the search index (it ends the last public
+/// version's window). A reader's query that names the index's own fields finds neither the mark
+/// nor the retracted text at the present.
+#[test]
+fn the_marks_that_end_windows_are_never_hits() {
+    let s = Server::start();
+    let ed = Some(s.editor.as_str());
+    let id = s.ok(
+        ed,
+        "mutation { draftArticle(input: {headline: \"Comet over the mill\", body: \"A marmaladecomet crossed the sky.\", section: \"science\"}) { article { id } } }",
+        json!({}),
+    )["draftArticle"]["article"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    s.ok(ed, "mutation($id: ID!) { publishArticle(input: {id: $id}) { position } }", json!({"id": id}));
+    s.ok(
+        ed,
+        "mutation($id: ID!) { retractArticle(input: {id: $id, reason: \"wrong comet\"}) { position } }",
+        json!({"id": id}),
+    );
+    s.archive.projections().unwrap().catch_up(std::time::Duration::from_secs(30)).unwrap();
+    for query in ["public:0", "public:[0 TO 1]", "marmaladecomet", &format!("article:{id}"), ""] {
+        let data = s.ok(
+            None,
+            "query($q: String!) { search(query: $q, first: 100) { totalCount hits { article { id } } } }",
+            json!({"q": query}),
+        );
+        let hits = data["search"]["hits"].as_array().unwrap();
+        assert!(hits.iter().all(|h| h["article"]["id"] != id.as_str()), "{query:?}: {data}");
+        if query != "" {
+            assert_eq!(data["search"]["totalCount"], 0, "{query:?}: {data}");
+        }
+    }
+    // The staff's log shows the retraction happened, so the test can fail.
+    let staff = s.ok(ed, "query($id: ID!) { article(id: $id) { status } }", json!({"id": id}));
+    assert_eq!(staff["article"]["status"], "RETRACTED");
+}
