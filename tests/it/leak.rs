@@ -254,7 +254,7 @@ fn the_marks_that_end_windows_are_never_hits() {
         );
         let hits = data["search"]["hits"].as_array().unwrap();
         assert!(hits.iter().all(|h| h["article"]["id"] != id.as_str()), "{query:?}: {data}");
-        if query != "" {
+        if !query.is_empty() {
             assert_eq!(data["search"]["totalCount"], 0, "{query:?}: {data}");
         }
     }
