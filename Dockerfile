@@ -18,10 +18,11 @@ RUN apt-get update && apt-get install -y --no-install-recommends curl && rm -rf 
     && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin morgue \
     && mkdir -p /data /app/fixtures && chown morgue:morgue /data
 COPY --from=build /src/target/release/morgue /usr/local/bin/morgue
+# The fictional Gazette, for a demo only: the image starts empty unless MORGUE_FIXTURES names it.
 COPY fixtures/archive.jsonl /app/fixtures/archive.jsonl
 ENV MORGUE_DATA=/data \
     MORGUE_LISTEN=0.0.0.0:8080 \
-    MORGUE_FIXTURES=/app/fixtures/archive.jsonl \
+    MORGUE_FIXTURES=none \
     MORGUE_LOG=info
 USER morgue
 VOLUME /data

@@ -212,4 +212,11 @@ fn the_dockerfile_build_stage_copies_what_the_manifest_names() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(!said.contains("failed to parse manifest"), "the copied tree's manifest does not load:\n{said}");
     assert!(said.contains("no bin target named"), "cargo got past the manifest:\n{said}");
+
+    // The runtime stage: non-root, checked by its health endpoint, and empty unless asked.
+    let runtime = dockerfile.split("\nFROM ").nth(2).unwrap();
+    for line in ["USER morgue", "HEALTHCHECK ", "/healthz", "ENTRYPOINT [\"morgue\"]", "MORGUE_FIXTURES=none"]
+    {
+        assert!(runtime.contains(line), "the runtime stage lacks {line:?}:\n{runtime}");
+    }
 }
