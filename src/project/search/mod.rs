@@ -25,7 +25,7 @@ mod stats;
 mod visible;
 mod window;
 
-use window::{Closed, Window};
+use window::Closed;
 
 use super::views::Views;
 use super::{At, Error, Result};
@@ -188,8 +188,9 @@ struct Served {
     openings: Vec<Arc<window::Openings>>,
     checkpoint: Position,
     closed: Closed,
-    /// The documents a read of the present sees.
-    present: visible::Visible,
+    /// The documents a read of the present sees: made by the first phrase search after a
+    /// commit, not by the commit (most commits are followed by no phrase).
+    present: std::sync::OnceLock<visible::Visible>,
 }
 
 /// One generation of the search index.
@@ -244,14 +245,18 @@ impl SearchIndex {
         let searcher = reader.searcher();
         let closed = window::closed_in(&searcher)?;
         let openings = window::openings(&searcher, &[])?;
-        let present =
-            visible::Visible::of(&searcher, &Window::new(At::default(), checkpoint, &closed, &openings))?;
         Ok(SearchIndex {
             index,
             reader,
             fields,
             writer: Mutex::new(Writer { writer, applied: checkpoint, ended: Vec::new() }),
-            served: RwLock::new(Served { searcher, openings, checkpoint, closed, present }),
+            served: RwLock::new(Served {
+                searcher,
+                openings,
+                checkpoint,
+                closed,
+                present: Default::default(),
+            }),
         })
     }
 
@@ -375,11 +380,7 @@ impl SearchIndex {
         served.closed.extend(w.ended.drain(..));
         served.searcher = searcher;
         served.openings = openings;
-        let present = visible::Visible::of(
-            &served.searcher,
-            &Window::new(At::default(), applied, &served.closed, &served.openings),
-        )?;
-        served.present = present;
+        served.present = Default::default();
         served.checkpoint = applied;
         Ok(applied)
     }

@@ -85,8 +85,17 @@ impl SearchIndex {
         let query = if request.query.contains('"') {
             let present =
                 request.at.as_of.is_none() && request.at.basis.is_none_or(|b| b >= served.checkpoint);
-            let seen =
-                if present { served.present.clone() } else { visible::Visible::of(searcher, &window)? };
+            let seen = match served.present.get() {
+                Some(seen) if present => seen.clone(),
+                _ => {
+                    let seen = visible::Visible::of(searcher, &window)?;
+                    if present {
+                        // Another search may have made it meanwhile: either is the same set.
+                        let _ = served.present.set(seen.clone());
+                    }
+                    seen
+                }
+            };
             seen.around_phrases(&*query)
         } else {
             query
