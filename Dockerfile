@@ -5,13 +5,19 @@ FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 COPY Cargo.toml Cargo.lock ./
+# The dependency cache: every dependency built once against empty stand-ins for our targets, in
+# a layer that only a change to Cargo.toml or Cargo.lock invalidates.
+RUN mkdir -p src benches/compare tests/it && touch src/lib.rs tests/it/main.rs \
+    && for f in src/main.rs benches/hot.rs benches/compare/main.rs; do echo 'fn main() {}' > "$f"; done
+RUN cargo build --release --locked --bin morgue \
+    && rm -rf src benches tests target/release/.fingerprint/morgue-* target/release/deps/morgue-* target/release/deps/libmorgue-*
 COPY src ./src
 COPY schema ./schema
 COPY fixtures ./fixtures
 COPY tests ./tests
 # Cargo.toml names the harness and benches as targets: the manifest does not load without them.
 COPY benches ./benches
-RUN cargo build --release --locked --bin morgue && strip target/release/morgue
+RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin morgue && strip target/release/morgue
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends curl && rm -rf /var/lib/apt/lists/* \

@@ -165,6 +165,44 @@ impl Archive {
         }
     }
 
+    /// The on-disk formats of the derived data this build writes: views, then search. A data
+    /// directory holding another format is rebuilt from the log when opened.
+    pub fn formats() -> (&'static str, &'static str) {
+        (crate::project::views::VIEWS_VERSION, crate::project::search::SEARCH_VERSION)
+    }
+
+    /// Bytes on disk in the data directory, by part: `log`, `views`, `search` and `other`
+    /// (tokens, keys, locks). A walk of the directory: for metrics, not for hot paths.
+    pub fn disk_usage(&self) -> [(&'static str, u64); 4] {
+        fn walk(path: &Path, depth: usize) -> u64 {
+            let Ok(meta) = std::fs::symlink_metadata(path) else { return 0 };
+            if !meta.is_dir() {
+                return meta.len();
+            }
+            if depth > 8 {
+                return 0;
+            }
+            std::fs::read_dir(path)
+                .map(|entries| entries.flatten().map(|e| walk(&e.path(), depth + 1)).sum())
+                .unwrap_or(0)
+        }
+        let mut usage = [("log", 0), ("views", 0), ("search", 0), ("other", 0)];
+        let log = self.store.path();
+        usage[0].1 = self.store.env().real_disk_size().unwrap_or_else(|_| walk(log, 0));
+        let Some(data) = log.parent() else { return usage };
+        for entry in std::fs::read_dir(data).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let slot = match name.to_str() {
+                Some("log") => continue,
+                Some("views") => 1,
+                Some("search") => 2,
+                _ => 3,
+            };
+            usage[slot].1 += walk(&entry.path(), 0);
+        }
+        usage
+    }
+
     /// Validates, decides and appends a command on behalf of `actor`.
     pub async fn execute(
         &self,

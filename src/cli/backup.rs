@@ -4,22 +4,43 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use serde::Serialize;
 
 use super::*;
 
+/// What `backup --json` prints.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Summary {
+    out: String,
+    head: String,
+    copied: Vec<&'static str>,
+}
+
 /// `morgue backup`.
-pub(super) fn backup(data: DataArgs, out: PathBuf) -> anyhow::Result<ExitCode> {
+pub(super) fn backup(data: DataArgs, out: PathBuf, json: bool) -> anyhow::Result<ExitCode> {
+    if out.join("log").join("data.mdb").exists() {
+        return Err(
+            exit::Failure::Occupied { dir: out, head: None, what: "back up into a new directory" }.into()
+        );
+    }
     let store = data.open_store()?;
     let head =
         store.backup(&out.join("log")).with_context(|| format!("backing up into {}", out.display()))?;
     // The tokens, and the writer's signing key: a writer restored from the backup
     // signs as before, so its replicas keep trusting it.
+    let mut copied = Vec::new();
     for file in ["tokens.json", WRITER_KEY_FILE] {
         let from = data.data.join(file);
         if from.exists() {
-            std::fs::copy(&from, out.join(file))?;
+            std::fs::copy(&from, out.join(file)).with_context(|| format!("copying {}", from.display()))?;
+            copied.push(file);
         }
     }
-    println!("backed up the log up to position {head} into {}", out.display());
+    if json {
+        print_json(&Summary { out: out.display().to_string(), head: head.to_string(), copied })?;
+    } else {
+        println!("backed up the log up to position {head} into {}", out.display());
+    }
     Ok(ExitCode::SUCCESS)
 }

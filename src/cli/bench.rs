@@ -59,6 +59,18 @@ pub enum BenchCommand {
     },
 }
 
+impl BenchCommand {
+    /// The data directory the bench writes real events to, if it has one.
+    pub fn data(&self) -> Option<&DataArgs> {
+        match self {
+            BenchCommand::Append { data, .. }
+            | BenchCommand::Searchable { data, .. }
+            | BenchCommand::TimeTravel { data, .. } => Some(data),
+            BenchCommand::Sync { .. } => None,
+        }
+    }
+}
+
 /// `morgue bench`.
 pub(super) fn bench(command: BenchCommand) -> anyhow::Result<ExitCode> {
     match command {

@@ -4,8 +4,22 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use serde::Serialize;
 
 use super::*;
+
+/// What `import --json` prints.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Summary {
+    file: String,
+    lines: u64,
+    appended: u64,
+    skipped: u64,
+    seconds: f64,
+    head_before: String,
+    head: String,
+}
 
 /// Import formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -38,6 +52,7 @@ pub(super) fn import(
     file: PathBuf,
     format: Format,
     batch: usize,
+    json: bool,
 ) -> anyhow::Result<ExitCode> {
     let store = data.open_store()?;
     let input = open_input(&file)?;
@@ -56,6 +71,18 @@ pub(super) fn import(
         .with_context(|| format!("importing {}", file.display()))?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
+    if json {
+        print_json(&Summary {
+            file: file.display().to_string(),
+            lines: report.lines,
+            appended: report.appended,
+            skipped: report.skipped,
+            seconds: secs,
+            head_before: head.to_string(),
+            head: store.head().to_string(),
+        })?;
+        return Ok(ExitCode::SUCCESS);
+    }
     println!(
         "imported {} events ({} already present) from {} lines in {secs:.2}s ({:.0} events/s); head {} -> {}",
         report.appended,

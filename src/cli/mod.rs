@@ -13,10 +13,14 @@ use crate::store::{self, Store, StoreOptions};
 mod args;
 mod backup;
 mod bench;
+pub mod exit;
 mod export;
 mod generate;
+mod http_args;
 mod import;
+pub mod lock;
 mod rebuild;
+mod restore;
 mod serve;
 mod stats;
 mod token;
@@ -25,13 +29,14 @@ mod writer_key;
 
 pub use args::{ProjectorArg, ReplicationArgs, RoleArg, WRITER_KEY_FILE};
 pub use bench::BenchCommand;
+pub use http_args::HttpArgs;
 pub use import::{Format, open_input};
 pub use token::TokenCommand;
 
 /// morgue: a newsroom's archive. Every article, revision, correction and byline is kept
 /// forever as an event in an append-only log; everything else is derived from it.
 #[derive(Debug, Parser)]
-#[command(name = "morgue", version, about, long_about = None)]
+#[command(name = "morgue", version, about, long_about = None, after_help = exit::HELP)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -87,6 +92,9 @@ pub enum Commands {
         #[arg(long, env = "MORGUE_FIXTURES", default_value = "fixtures/archive.jsonl")]
         fixtures: PathBuf,
         #[command(flatten)]
+        /// CORS, introspection and persisted queries.
+        http: HttpArgs,
+        #[command(flatten)]
         /// Publishing or following the log on NATS JetStream.
         replication: ReplicationArgs,
     },
@@ -109,15 +117,25 @@ pub enum Commands {
         signing_key: Option<PathBuf>,
     },
     /// Walk the whole log and check positions, versions, instants, checksums and the hash
-    /// chain. Exits 0 when intact; otherwise names the first bad position and exits 1.
+    /// chain. Exits 0 when intact; otherwise names the first bad position and exits 4. Safe
+    /// beside a running server (it only reads).
+    ///
+    /// Example: `morgue verify --json`
     Verify {
         #[command(flatten)]
         /// Data directory.
         data: DataArgs,
+        /// Print `{"ok": true, "events", "streams", "head", "chainHead"}` or `{"ok": false,
+        /// "position", "reason", "intactEvents"}`.
+        #[arg(long)]
+        json: bool,
     },
     /// Rebuild derived data (views, search index, or both) from the log into a new
     /// generation, then switch to it atomically. Safe to interrupt: the old generation keeps
-    /// serving until the switch.
+    /// serving until the switch. Takes the data directory's lock: stop the server first (or
+    /// ask a running one with the `rebuildProjector` mutation).
+    ///
+    /// Example: `morgue rebuild --which search`
     Rebuild {
         #[command(flatten)]
         /// Data directory.
@@ -125,6 +143,9 @@ pub enum Commands {
         /// Which projector; both when absent (views first: search is built from them).
         #[arg(long, value_enum)]
         which: Option<ProjectorArg>,
+        /// Print the summary as JSON: `{"head", "rebuilt": [{"projector", "seconds", "dir"}]}`.
+        #[arg(long)]
+        json: bool,
     },
     /// Import JSON Lines into the log: a `morgue export` (restored verbatim, hash chain
     /// included) or authored events (checked like editors' commands and appended). Bad input
@@ -144,6 +165,10 @@ pub enum Commands {
         /// Lines per transaction.
         #[arg(long, default_value_t = crate::transfer::DEFAULT_BATCH)]
         batch: usize,
+        /// Print the summary as JSON: `{"file", "lines", "appended", "skipped", "seconds",
+        /// "headBefore", "head"}`.
+        #[arg(long)]
+        json: bool,
     },
     /// Write the log (or the part after `--from`) as JSON Lines.
     ///
@@ -158,9 +183,14 @@ pub enum Commands {
         /// Output file (standard output when absent).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Print the summary as JSON: `{"out", "from", "through", "events"}`. Needs --out, so
+        /// that standard output holds the summary alone.
+        #[arg(long, requires = "out")]
+        json: bool,
     },
     /// Make a consistent copy of a live archive's log (and tokens) in an empty directory. Views
-    /// and search are not copied: `morgue rebuild` (or the first `serve`) derives them.
+    /// and search are not copied: `morgue restore` (or the first `serve`) derives them. Safe
+    /// beside a running server (it only reads).
     ///
     /// Example: `morgue backup --out /backups/morgue-2026-11-22`
     Backup {
@@ -170,6 +200,29 @@ pub enum Commands {
         /// The backup's data directory (must not hold a log yet).
         #[arg(long)]
         out: PathBuf,
+        /// Print the summary as JSON: `{"out", "head", "copied"}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore a backup (made by `morgue backup --out DIR`) into a data directory that holds
+    /// no log yet: the log is copied and verified (a damaged copy is removed again and exits
+    /// 4), `tokens.json` and `writer.nkey` are copied when the backup has them, and the views
+    /// and search index are rebuilt from the restored log. A directory that already holds a
+    /// log is refused with nothing changed (exit 6). Then `morgue serve` answers as the
+    /// backed-up archive did at the backup's position.
+    ///
+    /// Example: `morgue restore --from /backups/morgue-2026-11-22 --data ./morgue-data`
+    Restore {
+        #[command(flatten)]
+        /// Data directory to restore into.
+        data: DataArgs,
+        /// The backup's directory.
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+        /// Print the summary as JSON: `{"from", "data", "head", "events", "streams",
+        /// "chainHead", "copied", "rebuilt"}`.
+        #[arg(long)]
+        json: bool,
     },
     /// Write a generated archive (deterministic for a seed) as import lines: for benchmarks
     /// and load tests.
@@ -198,53 +251,117 @@ pub enum Commands {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Print the log's head position and size.
+    /// Print the log's head position and size. Safe beside a running server.
+    ///
+    /// Example: `morgue stats --json`
     Stats {
         #[command(flatten)]
         /// Data directory.
         data: DataArgs,
+        /// Print `{"head", "logBytes"}`.
+        #[arg(long)]
+        json: bool,
     },
     /// Measure this machine: durable appends and the disk's own sync rate.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Print a shell completion script to standard output.
+    ///
+    /// Example: `morgue completions bash > /etc/bash_completion.d/morgue` (zsh: into a
+    /// directory of `$fpath` as `_morgue`; fish: `~/.config/fish/completions/morgue.fish`)
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+impl Commands {
+    /// The data directory this command writes to, and the name it gives the lock's holder;
+    /// `None` for commands that only read (`verify`, `export`, `backup`, `stats`) or write
+    /// only beside the log (`token`, `writer-key`).
+    pub fn writes(&self) -> Option<(&Path, &'static str)> {
+        match self {
+            Commands::Serve { data, .. } => Some((&data.data, "serve")),
+            Commands::Import { data, .. } => Some((&data.data, "import")),
+            Commands::Rebuild { data, .. } => Some((&data.data, "rebuild")),
+            Commands::Restore { data, .. } => Some((&data.data, "restore")),
+            Commands::Bench(bench) => bench.data().map(|data| (data.data.as_path(), "bench")),
+            Commands::Schema
+            | Commands::Token(_)
+            | Commands::WriterKey { .. }
+            | Commands::Verify { .. }
+            | Commands::Export { .. }
+            | Commands::Backup { .. }
+            | Commands::Generate { .. }
+            | Commands::Stats { .. }
+            | Commands::Completions { .. } => None,
+        }
+    }
 }
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     init_tracing();
+    // Held until the command returns; the operating system releases it if the process dies.
+    let _lock = match cli.command.writes() {
+        Some((data, name)) => Some(lock::DataLock::take(data, name)?),
+        None => None,
+    };
     match cli.command {
-        Commands::Serve { data, listen, fixtures, replication } => {
+        Commands::Serve { data, listen, fixtures, http, replication } => {
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(serve::serve(data, listen, fixtures, replication))
+            runtime.block_on(serve::serve(data, listen, fixtures, http.options()?, replication))
         }
         Commands::Schema => {
             print!("{}", crate::graphql::sdl());
             Ok(ExitCode::SUCCESS)
         }
         Commands::Token(command) => token::run(command),
-        Commands::Rebuild { data, which } => rebuild::rebuild(data, which),
+        Commands::Rebuild { data, which, json } => rebuild::rebuild(data, which, json),
         Commands::WriterKey { data, signing_key } => writer_key::writer_key(data, signing_key),
-        Commands::Verify { data } => verify::verify(data),
-        Commands::Import { data, file, format, batch } => import::import(data, file, format, batch),
-        Commands::Export { data, from, out } => export::export(data, from, out),
-        Commands::Backup { data, out } => backup::backup(data, out),
+        Commands::Verify { data, json } => verify::verify(data, json),
+        Commands::Import { data, file, format, batch, json } => {
+            import::import(data, file, format, batch, json)
+        }
+        Commands::Export { data, from, out, json } => export::export(data, from, out, json),
+        Commands::Backup { data, out, json } => backup::backup(data, out, json),
+        Commands::Restore { data, from, json } => restore::restore(data, from, json),
         Commands::Generate { articles, revisions, authors, seed, min_words, max_words, out } => {
             generate::generate(articles, revisions, authors, seed, min_words, max_words, out)
         }
-        Commands::Stats { data } => stats::stats(data),
+        Commands::Stats { data, json } => stats::stats(data, json),
         Commands::Bench(command) => bench::bench(command),
+        Commands::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "morgue", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
+/// Prints `value` as one line of JSON on standard output (what `--json` promises).
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, value)?;
+    writeln!(out)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Logs go to standard error: text, or JSON lines with `MORGUE_LOG_FORMAT=json` (one object
+/// per line, with the current span's fields, such as a request's `id`). `MORGUE_LOG` filters.
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MORGUE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let json = std::env::var("MORGUE_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init()
+    } else {
+        builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).try_init()
+    };
 }
 
 /// A future that resolves on Ctrl-C or SIGTERM. The handlers are installed when this is

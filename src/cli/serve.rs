@@ -12,6 +12,7 @@ pub(super) async fn serve(
     data: DataArgs,
     listen: std::net::SocketAddr,
     fixtures: PathBuf,
+    http: crate::http::HttpOptions,
     replication: ReplicationArgs,
 ) -> anyhow::Result<ExitCode> {
     let mut archive = crate::archive::Archive::open(&data.data, data.map_size)
@@ -64,7 +65,7 @@ pub(super) async fn serve(
             crate::replicate::Role::Follower => tokio::spawn(crate::replicate::follow(store, link)),
         }
     });
-    let state = crate::http::AppState::new(archive.clone(), tokens);
+    let state = crate::http::AppState::with_options(archive.clone(), tokens, http);
     crate::http::serve(listener, state, shutdown).await?;
     if let Some(task) = linked {
         task.abort();

@@ -60,11 +60,17 @@ impl Viewer {
 
 /// Builds the schema over an archive.
 pub fn schema(archive: Archive) -> MorgueSchema {
-    Schema::build(QueryRoot::default(), MutationRoot, SubscriptionRoot)
+    schema_with(archive, true)
+}
+
+/// The schema over an archive, answering introspection (`__schema`, `__type`) or not: a
+/// public node may keep its schema to itself (`serve --introspection off`).
+pub fn schema_with(archive: Archive, introspection: bool) -> MorgueSchema {
+    let builder = Schema::build(QueryRoot::default(), MutationRoot, SubscriptionRoot)
         .data(archive)
         .extension(limits::DocumentLimits)
-        .limit_directives(MAX_DIRECTIVES)
-        .finish()
+        .limit_directives(MAX_DIRECTIVES);
+    if introspection { builder.finish() } else { builder.disable_introspection().finish() }
 }
 
 /// The SDL of the served schema (what `schema/morgue.graphql` holds).

@@ -175,6 +175,14 @@ macro_rules! time_travel_fields {
 /// that did not exist at the instant read is `null` or absent, not an error. Errors carry
 /// `extensions.code`: BAD_INPUT (a bad id, cursor, query or `first`), STALE (`minPosition`
 /// not reached in time).
+///
+/// Limits on every request, refused with LIMIT beyond them: a query text of at most 2 MiB
+/// (2097152 bytes) with brackets nested at most 64 deep; selections at most 12 deep
+/// (introspection aside); fragment spreads nested at most 32 deep; at most 10000 selections
+/// with every fragment expanded; a complexity of at most 2000 (one per field, a list's
+/// selections counted once per item its page asks for); at most 8 directives on a field; a
+/// request body of at most 2 MiB; 15 seconds per request. A page holds at most 100 items.
+/// Over WebSocket: messages of at most 2 MiB, at most 32 operations per socket.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Query")]
 pub struct QueryRoot(TimeTravelQuery, LogQuery);

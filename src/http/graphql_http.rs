@@ -1,9 +1,8 @@
 //! GraphQL over HTTP, to the letter of the spec and not only its happy path: GET and POST,
-//! media types, status codes, bounded bodies, and every operation run on the blocking pool
-//! under the request timeout.
+//! media types, status codes, bounded bodies, Apollo's automatic persisted queries, and every
+//! operation run on the blocking pool under the request timeout.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use axum::body::{Body, Bytes};
@@ -12,7 +11,8 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::{AppState, MAX_BODY, offload};
+use super::layers::GraphqlAnswer;
+use super::{AppState, MAX_BODY, apq, offload};
 use crate::Code;
 use crate::auth::Refusal;
 
@@ -68,11 +68,44 @@ pub(super) fn request_error(
     code: Code,
     message: impl Into<String>,
 ) -> Response {
-    reply(
+    let mut response = reply(
         media,
         status,
         json!({ "errors": [{ "message": message.into(), "extensions": { "code": code.as_str() } }] }),
-    )
+    );
+    response.extensions_mut().insert(GraphqlAnswer { operation: None, codes: vec![code.as_str()] });
+    response
+}
+
+/// The answer to a hash the node does not know: what Apollo's clients look for before
+/// sending the query with its hash.
+fn persisted_query_not_found(media: Media) -> Response {
+    let status = if media == Media::GraphqlResponse { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let mut response = reply(
+        media,
+        status,
+        json!({ "errors": [{ "message": apq::NOT_FOUND, "extensions": { "code": apq::NOT_FOUND_CODE } }] }),
+    );
+    response.extensions_mut().insert(GraphqlAnswer { operation: None, codes: vec![apq::NOT_FOUND_CODE] });
+    response
+}
+
+/// The query a request runs, its persisted-query extension resolved.
+// The refusal is the answer itself, built once per refused request.
+#[allow(clippy::result_large_err)]
+fn resolve_query(
+    state: &AppState,
+    media: Media,
+    query: Option<String>,
+    extensions: Option<&serde_json::Value>,
+) -> Result<Option<String>, Response> {
+    match state.persisted.resolve(query, extensions) {
+        Ok(query) => Ok(query),
+        Err(apq::Refusal::NotFound) => Err(persisted_query_not_found(media)),
+        Err(apq::Refusal::Bad(message)) => {
+            Err(request_error(media, StatusCode::BAD_REQUEST, Code::BadInput, message))
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -85,10 +118,11 @@ struct GetParams {
 }
 
 pub(super) async fn graphql(State(state): State<AppState>, request: Request) -> Response {
-    let started = Instant::now();
-    let response = handle(&state, request).await;
-    let failed = !response.status().is_success();
-    state.metrics.observe(started.elapsed(), failed);
+    let mut response = handle(&state, request).await;
+    // Every answer of this route is a GraphQL answer, for the access log and the metrics.
+    if response.extensions().get::<GraphqlAnswer>().is_none() {
+        response.extensions_mut().insert(GraphqlAnswer::default());
+    }
     response
 }
 
@@ -107,8 +141,8 @@ async fn handle(state: &AppState, request: Request) -> Response {
         Err(refusal) => return refusal,
     };
     let gql_request = match parts.method {
-        Method::GET => from_get(&parts.uri, media),
-        Method::POST => from_post(&parts.headers, body, media).await,
+        Method::GET => from_get(state, &parts.uri, media),
+        Method::POST => from_post(state, &parts.headers, body, media).await,
         _ => {
             let mut r =
                 request_error(media, StatusCode::METHOD_NOT_ALLOWED, Code::BadInput, "use GET or POST");
@@ -153,11 +187,27 @@ fn viewer_of(
 /// A GET request's GraphQL request (queries only: GraphQL over HTTP keeps GET from changing state).
 // The refusal is the answer itself, built once per refused request.
 #[allow(clippy::result_large_err)]
-fn from_get(uri: &axum::http::Uri, media: Media) -> Result<async_graphql::Request, Response> {
+fn from_get(
+    state: &AppState,
+    uri: &axum::http::Uri,
+    media: Media,
+) -> Result<async_graphql::Request, Response> {
     let Ok(Query(params)) = Query::<GetParams>::try_from_uri(uri) else {
         return Err(request_error(media, StatusCode::BAD_REQUEST, Code::BadInput, "malformed query string"));
     };
-    let Some(query) = params.query else {
+    let extensions = match params.extensions.as_deref().map(serde_json::from_str::<serde_json::Value>) {
+        None => None,
+        Some(Ok(e @ serde_json::Value::Object(_))) => Some(e),
+        Some(_) => {
+            return Err(request_error(
+                media,
+                StatusCode::BAD_REQUEST,
+                Code::BadInput,
+                "`extensions` must be a JSON object",
+            ));
+        }
+    };
+    let Some(query) = resolve_query(state, media, params.query, extensions.as_ref())? else {
         return Err(request_error(
             media,
             StatusCode::BAD_REQUEST,
@@ -178,18 +228,6 @@ fn from_get(uri: &axum::http::Uri, media: Media) -> Result<async_graphql::Reques
             ));
         }
     };
-    if params
-        .extensions
-        .as_deref()
-        .is_some_and(|e| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(e).is_err())
-    {
-        return Err(request_error(
-            media,
-            StatusCode::BAD_REQUEST,
-            Code::BadInput,
-            "`extensions` must be a JSON object",
-        ));
-    }
     if let Err(message) = crate::graphql::limits::check_text(&query) {
         return Err(request_error(media, StatusCode::BAD_REQUEST, Code::Limit, message));
     }
@@ -218,6 +256,7 @@ fn from_get(uri: &axum::http::Uri, media: Media) -> Result<async_graphql::Reques
 
 /// A POST request's GraphQL request, from a JSON body of at most [`MAX_BODY`] bytes.
 async fn from_post(
+    state: &AppState,
     headers: &HeaderMap,
     body: Body,
     media: Media,
@@ -264,7 +303,27 @@ async fn from_post(
             "the body must be a JSON object",
         ));
     };
-    let Some(query) = object.get("query").and_then(|q| q.as_str()).map(str::to_owned) else {
+    if object.get("extensions").is_some_and(|e| !(e.is_object() || e.is_null())) {
+        return Err(request_error(
+            media,
+            StatusCode::BAD_REQUEST,
+            Code::BadInput,
+            "`extensions` must be an object",
+        ));
+    }
+    let query = match object.get("query") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(q)) => Some(q.clone()),
+        Some(_) => {
+            return Err(request_error(
+                media,
+                StatusCode::BAD_REQUEST,
+                Code::BadInput,
+                "`query` must be a string",
+            ));
+        }
+    };
+    let Some(query) = resolve_query(state, media, query, object.get("extensions"))? else {
         return Err(request_error(
             media,
             StatusCode::BAD_REQUEST,
@@ -296,14 +355,6 @@ async fn from_post(
             ));
         }
     };
-    if object.get("extensions").is_some_and(|e| !(e.is_object() || e.is_null())) {
-        return Err(request_error(
-            media,
-            StatusCode::BAD_REQUEST,
-            Code::BadInput,
-            "`extensions` must be an object",
-        ));
-    }
     Ok(build(query, operation_name, variables))
 }
 
@@ -315,6 +366,7 @@ async fn execute(
     viewer: crate::graphql::Viewer,
     gql_request: async_graphql::Request,
 ) -> Response {
+    let operation = gql_request.operation_name.clone().or_else(|| leading_operation_name(&gql_request.query));
     let bases = Arc::new(crate::graphql::Bases::default());
     let gql_request = gql_request.data(viewer.clone()).data(crate::graphql::BasesHandle(bases.clone()));
     // One snapshot for the whole request: every field reads at the position it pins.
@@ -375,14 +427,53 @@ async fn execute(
             ext.insert("asOf".into(), json!(as_of.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)));
         }
     }
-    if request_failed {
+    let answer = GraphqlAnswer { operation, codes: codes_of(&body) };
+    let status = if request_failed {
         if let Some(object) = body.as_object_mut() {
             object.remove("data");
         }
-        let status = if media == Media::GraphqlResponse { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-        return reply(media, status, body);
+        if media == Media::GraphqlResponse { StatusCode::BAD_REQUEST } else { StatusCode::OK }
+    } else {
+        StatusCode::OK
+    };
+    let mut response = reply(media, status, body);
+    response.extensions_mut().insert(answer);
+    response
+}
+
+/// The name of a document's first operation, read from its first tokens (`query Name`), for
+/// the access log and metrics of requests that send no `operationName`. A document with
+/// several operations must send one, so the first is the one run.
+fn leading_operation_name(query: &str) -> Option<String> {
+    let mut rest = query;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ',' || c == '\u{feff}');
+        match rest.strip_prefix('#') {
+            Some(comment) => rest = comment.split_once('\n').map_or("", |(_, after)| after),
+            None => break,
+        }
     }
-    reply(media, StatusCode::OK, body)
+    let keyword = ["query", "mutation", "subscription"].into_iter().find(|k| rest.starts_with(k))?;
+    let after = &rest[keyword.len()..];
+    let name_start = after.trim_start();
+    if name_start.len() == after.len() {
+        return None;
+    }
+    let end = name_start.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(name_start.len());
+    let name = &name_start[..end.min(64)];
+    (!name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit())).then(|| name.to_owned())
+}
+
+/// The codes of an answer's errors, as metric labels: ours, Apollo's, or `OTHER`.
+fn codes_of(body: &serde_json::Value) -> Vec<&'static str> {
+    let Some(errors) = body.get("errors").and_then(|e| e.as_array()) else { return Vec::new() };
+    errors
+        .iter()
+        .map(|e| {
+            let code = e.pointer("/extensions/code").and_then(|c| c.as_str()).unwrap_or("");
+            Code::ALL.iter().map(|c| c.as_str()).find(|c| *c == code).unwrap_or("OTHER")
+        })
+        .collect()
 }
 
 /// Reads a body of at most [`MAX_BODY`] bytes. A larger one is read on (and dropped) up to a
@@ -421,4 +512,30 @@ fn build(
         request = request.variables(async_graphql::Variables::from_json(variables));
     }
     request
+}
+
+#[cfg(test)]
+mod tests {
+    use super::leading_operation_name;
+    use proptest::prelude::*;
+
+    #[test]
+    fn the_operation_name_is_read_from_the_first_tokens() {
+        assert_eq!(leading_operation_name("query Heads { a }").as_deref(), Some("Heads"));
+        assert_eq!(leading_operation_name("# note\n  mutation Go($a: Int) { a }").as_deref(), Some("Go"));
+        assert_eq!(leading_operation_name("{ a }"), None);
+        assert_eq!(leading_operation_name("query { a }"), None);
+        assert_eq!(leading_operation_name("queryX { a }"), None);
+    }
+
+    proptest! {
+        /// Any text gives no name or a GraphQL name of at most 64 bytes, and never panics.
+        #[test]
+        fn any_text_gives_a_bounded_name(text in "\\PC{0,200}", prefix in "(query|mutation|subscription|#)?[ \\n]?") {
+            if let Some(name) = leading_operation_name(&format!("{prefix}{text}")) {
+                prop_assert!(!name.is_empty() && name.len() <= 64);
+                prop_assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+            }
+        }
+    }
 }

@@ -1,17 +1,25 @@
 //! HTTP: the axum router. GraphQL over HTTP (to the letter of the spec, not only the happy
-//! path), subscriptions over WebSocket, GraphiQL, health, readiness and metrics. Bearer tokens
-//! become a [`Viewer`]; limits on body size, query depth and complexity and time.
+//! path, with Apollo's automatic persisted queries), subscriptions over WebSocket, GraphiQL,
+//! health, readiness and metrics, under request ids, CORS, compression and an access log.
+//! Bearer tokens become a [`Viewer`]; limits on body size, query depth and complexity and time.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::http::GraphiQLSource;
+pub mod apq;
 mod graphql_http;
+pub mod layers;
 mod metrics;
 pub mod offload;
 pub mod web;
 mod ws;
+
+/// The WebSocket limits, as the SDL states them.
+pub mod ws_limits {
+    pub use super::ws::{MAX_MESSAGE, MAX_OPERATIONS, MAX_SOCKETS};
+}
 
 use graphql_http::{Media, request_error};
 pub use metrics::Metrics;
@@ -33,6 +41,23 @@ pub const MAX_BODY: usize = 2 << 20;
 /// Longest a request may run.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// How a node's HTTP side is set up (`serve`'s flags).
+#[derive(Clone, Debug)]
+pub struct HttpOptions {
+    /// Origins a browser may call from (`*` for any); none by default.
+    pub cors_origins: Vec<axum::http::HeaderValue>,
+    /// Whether `__schema` and `__type` are answered (public nodes may switch them off).
+    pub introspection: bool,
+    /// Persisted queries kept per node (Apollo's automatic persisted queries).
+    pub persisted_queries: usize,
+}
+
+impl Default for HttpOptions {
+    fn default() -> HttpOptions {
+        HttpOptions { cors_origins: Vec::new(), introspection: true, persisted_queries: apq::DEFAULT_ENTRIES }
+    }
+}
+
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
@@ -48,25 +73,37 @@ pub struct AppState {
     pub pool: offload::Pool,
     /// Places for open WebSockets.
     pub sockets: Arc<tokio::sync::Semaphore>,
+    /// Queries registered by their SHA-256 (Apollo's automatic persisted queries).
+    pub persisted: Arc<apq::Cache>,
+    /// The settings.
+    pub options: Arc<HttpOptions>,
 }
 
 impl AppState {
-    /// The state for an archive and its tokens.
+    /// The state for an archive and its tokens, with the default settings.
     pub fn new(archive: Archive, tokens: Tokens) -> AppState {
+        AppState::with_options(archive, tokens, HttpOptions::default())
+    }
+
+    /// The state for an archive and its tokens, with these settings.
+    pub fn with_options(archive: Archive, tokens: Tokens, options: HttpOptions) -> AppState {
         AppState {
-            schema: crate::graphql::schema(archive.clone()),
+            schema: crate::graphql::schema_with(archive.clone(), options.introspection),
             archive,
             tokens,
             metrics: Arc::default(),
             pool: offload::Pool::default(),
             sockets: Arc::new(tokio::sync::Semaphore::new(ws::MAX_SOCKETS)),
+            persisted: Arc::new(apq::Cache::new(options.persisted_queries)),
+            options: Arc::new(options),
         }
     }
 }
 
-/// The router.
+/// The router, every route under the layers of [`layers`]: the access log and request id
+/// outermost, then CORS (when origins are allowed), compression, and a panic guard.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/graphql", get(graphql_http::graphql).post(graphql_http::graphql))
         .route("/graphql/ws", get(ws::upgrade))
         .route("/ws", get(ws::upgrade))
@@ -77,7 +114,12 @@ pub fn router(state: AppState) -> Router {
         .merge(web::routes())
         .fallback(web::not_found)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
-        .with_state(state)
+        .layer(tower_http::compression::CompressionLayer::new());
+    let routes = match layers::cors(&state.options.cors_origins) {
+        Some(cors) => routes.layer(cors),
+        None => routes,
+    };
+    routes.layer(axum::middleware::from_fn_with_state(state.clone(), layers::observe)).with_state(state)
 }
 
 /// Serves until `shutdown` resolves, then stops taking connections and lets in-flight

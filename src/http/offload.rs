@@ -56,8 +56,11 @@ impl Pool {
             .await
             .map_err(|_| Refused::TimedOut(REQUEST_TIMEOUT))?
             .map_err(|_| Refused::Panicked)?;
+        // The work logs inside the request's span (its request id), on whatever thread runs it.
+        let span = tracing::Span::current();
         let task = tokio::task::spawn_blocking(move || {
             let _place = place;
+            let _span = span.enter();
             work()
         });
         match tokio::time::timeout_at(deadline, task).await {

@@ -358,8 +358,8 @@ fn health_readiness_metrics_and_graphiql_answer() {
     s.ok(None, "{ status { head } }", json!({}));
     let (st, text) = get("/metrics");
     assert_eq!(st, 200);
-    assert!(text.contains("morgue_graphql_requests_total 1"), "{text}");
-    assert!(text.contains("morgue_projector_lag{projector=\"views\"}"), "{text}");
+    assert!(text.contains("morgue_graphql_requests_total{operation=\"anonymous\"} 1"), "{text}");
+    assert!(text.contains("morgue_projector_lag_events{projector=\"views\"}"), "{text}");
     let (st, html) = get("/graphiql");
     assert_eq!(st, 200);
     assert!(html.contains("graphiql"));

@@ -213,6 +213,42 @@ fn the_dockerfile_build_stage_copies_what_the_manifest_names() {
     assert!(!said.contains("failed to parse manifest"), "the copied tree's manifest does not load:\n{said}");
     assert!(said.contains("no bin target named"), "cargo got past the manifest:\n{said}");
 
+    // The dependency-cache layer: the manifest alone, with the stand-ins the Dockerfile makes
+    // for our targets, loads too (so its `cargo build` compiles the dependencies only).
+    let cache = tempfile::tempdir().unwrap();
+    for file in ["Cargo.toml", "Cargo.lock"] {
+        std::fs::copy(root.join(file), cache.path().join(file)).unwrap();
+    }
+    let lines: Vec<&str> = build_stage.lines().collect();
+    let first =
+        lines.iter().position(|l| l.starts_with("RUN mkdir -p src")).expect("a dependency-cache layer");
+    let mut stand_ins = String::new();
+    for line in &lines[first..] {
+        stand_ins.push_str(line.trim_start_matches("RUN ").trim_end_matches('\\'));
+        stand_ins.push(' ');
+        if !line.ends_with('\\') {
+            break;
+        }
+    }
+    assert!(
+        stand_ins.contains("src/main.rs"),
+        "the build stage has a dependency-cache layer:\n{build_stage}"
+    );
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&stand_ins)
+        .current_dir(cache.path())
+        .status()
+        .unwrap();
+    assert!(status.success(), "{stand_ins}");
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--offline", "--locked", "--bin", "no-such-target"])
+        .current_dir(cache.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("no bin target named"), "the dependency layer's manifest does not load:\n{said}");
+
     // The runtime stage: non-root, checked by its health endpoint, and empty unless asked.
     let runtime = dockerfile.split("\nFROM ").nth(2).unwrap();
     for line in ["USER morgue", "HEALTHCHECK ", "/healthz", "ENTRYPOINT [\"morgue\"]", "MORGUE_FIXTURES=none"]

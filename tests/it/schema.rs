@@ -251,3 +251,45 @@ fn graphql_js_loads_the_schema_by_introspection() {
     assert!(missing.is_empty(), "graphql-js did not load {missing:?}");
     assert!(loaded.contains("Query") && loaded.contains("Article") && loaded.contains("Subscription"));
 }
+
+/// Every limit a request meets is stated in the SDL (the `Query` type's description), with the
+/// value the node enforces.
+#[test]
+fn the_sdl_states_every_request_limit() {
+    use morgue::graphql::limits::*;
+    let doc = parse_schema(morgue::graphql::sdl()).unwrap();
+    let query = doc
+        .definitions
+        .into_iter()
+        .find_map(|d| match d {
+            TypeSystemDefinition::Type(t) if t.node.name.node == "Query" => {
+                t.node.description.map(|d| d.node)
+            }
+            _ => None,
+        })
+        .expect("Query has a description");
+    let stated = [
+        ("query text", format!("at most 2 MiB ({} bytes)", MAX_TEXT)),
+        ("nesting", format!("nested at most {MAX_NESTING} deep")),
+        ("depth", format!("at most {MAX_DEPTH} deep")),
+        ("fragments", format!("spreads nested at most {MAX_FRAGMENT_NESTING} deep")),
+        ("expanded", format!("at most {MAX_EXPANDED} selections")),
+        ("complexity", format!("complexity of at most {MAX_COMPLEXITY}")),
+        ("directives", format!("at most {} directives", morgue::graphql::MAX_DIRECTIVES)),
+        ("body", format!("body of at most {} MiB", morgue::http::MAX_BODY >> 20)),
+        ("time", format!("{} seconds per request", morgue::http::REQUEST_TIMEOUT.as_secs())),
+        ("page", format!("at most {} items", morgue::graphql::MAX_PAGE)),
+        (
+            "socket messages",
+            format!("messages of at most {} MiB", morgue::http::ws_limits::MAX_MESSAGE >> 20),
+        ),
+        (
+            "socket operations",
+            format!("at most {} operations per socket", morgue::http::ws_limits::MAX_OPERATIONS),
+        ),
+    ];
+    let query = query.split_whitespace().collect::<Vec<_>>().join(" ");
+    for (what, text) in stated {
+        assert!(query.contains(&text), "the SDL does not state the {what} limit as {text:?}: {query}");
+    }
+}

@@ -32,6 +32,11 @@ impl Server {
     }
 
     fn start_with(fixtures: bool) -> Server {
+        Server::start_with_options(fixtures, morgue::http::HttpOptions::default())
+    }
+
+    /// A server with these HTTP settings, over the fixtures or empty.
+    pub fn start_with_options(fixtures: bool, options: morgue::http::HttpOptions) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let archive = Archive::open(dir.path(), 1 << 30).unwrap();
@@ -47,7 +52,7 @@ impl Server {
         let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let state = morgue::http::AppState::new(archive.clone(), tokens);
+        let state = morgue::http::AppState::with_options(archive.clone(), tokens, options);
         let done = rt.spawn(morgue::http::serve(listener, state, async {
             let _ = rx.await;
         }));
