@@ -262,3 +262,53 @@ fn the_marks_that_end_windows_are_never_hits() {
     let staff = s.ok(ed, "query($id: ID!) { article(id: $id) { status } }", json!({"id": id}));
     assert_eq!(staff["article"]["status"], "RETRACTED");
 }
+
+/// Memento's paths (TimeMaps, the TimeGate's redirects and their headers, every memento) list
+/// and show only public versions; a story that was never public has none.
+#[test]
+fn memento_paths_show_no_word_that_was_never_public() {
+    let s = Server::start();
+    let story = secret_story(&s);
+    let draft_only = s.ok(
+        Some(&s.editor),
+        "mutation { draftArticle(input: {headline: \"Zanzibarquokka plans\", body: \"zanzibarquokka\", section: \"city\"}) { article { slug } } }",
+        json!({}),
+    )["draftArticle"]["article"]["slug"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let fetch = |path: &str, when: Option<&str>| {
+        s.rt.block_on(async {
+            let mut req = client.get(format!("{}{path}", s.base));
+            if let Some(t) = when {
+                req = req.header("accept-datetime", t);
+            }
+            let r = req.send().await.unwrap();
+            let headers = format!("{:?}", r.headers());
+            (
+                r.status().as_u16(),
+                r.headers().get("location").map(|l| l.to_str().unwrap().to_owned()),
+                headers + &r.text().await.unwrap(),
+            )
+        })
+    };
+    for slug in [&story.slug, &draft_only] {
+        for path in [format!("/timemap/link/articles/{slug}"), format!("/timemap/json/articles/{slug}")] {
+            let (_, _, text) = fetch(&path, None);
+            assert_clean(&path, &text);
+        }
+        for when in ["Mon, 01 Jan 1900 00:00:00 GMT", "Fri, 01 Jan 2999 00:00:00 GMT"] {
+            let (status, location, text) = fetch(&format!("/articles/{slug}"), Some(when));
+            assert_clean(&format!("the TimeGate of {slug} at {when}"), &text);
+            if let Some(location) = location {
+                let path = location.split_once("://").unwrap().1.split_once('/').unwrap().1;
+                let (_, _, page) = fetch(&format!("/{path}"), None);
+                assert_clean(&location, &page);
+            } else {
+                assert_eq!((slug, status), (&draft_only, 404), "only the draft has no memento");
+            }
+        }
+    }
+    assert_eq!(fetch(&format!("/timemap/link/articles/{draft_only}"), None).0, 404);
+}

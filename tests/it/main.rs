@@ -14,6 +14,7 @@ mod generated;
 mod hostile;
 mod layout;
 mod leak;
+mod memento;
 mod operations;
 mod project;
 mod replicate;

@@ -17,7 +17,9 @@ fn get(s: &Server, path: &str) -> (u16, String, reqwest::header::HeaderMap) {
 /// The page with what depends on today's date redacted.
 fn stable(html: &str) -> String {
     let year = chrono::Utc::now().year();
-    html.replace(&format!("max=\"{year}\""), "max=\"[this year]\"")
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    html.replace(&format!("data-versiondate=\"{today}\""), "data-versiondate=\"[today]\"")
+        .replace(&format!("max=\"{year}\""), "max=\"[this year]\"")
         .replace(&format!("value=\"{year}\""), "value=\"[this year]\"")
         .replace(&format!("<span class=\"year\">{year}</span>"), "<span class=\"year\">[this year]</span>")
         .replace("><", ">\n<")

@@ -4,11 +4,12 @@
 //! handle as the GraphQL resolvers. Every state is a URL.
 
 mod markdown;
+mod memento;
 mod pages;
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
@@ -61,6 +62,8 @@ pub fn routes() -> Router<AppState> {
         .route("/articles/{slug}/history", get(history))
         .route("/authors/{id}", get(author))
         .route("/timeline", get(timeline))
+        .route("/timemap/{format}/articles/{slug}", get(article_timemap))
+        .route("/timemap/{format}/authors/{id}", get(author_timemap))
         .route(
             "/assets/morgue.css",
             get(|| async { asset("text/css; charset=utf-8", include_str!("assets/morgue.css")) }),
@@ -146,8 +149,112 @@ async fn search(State(state): State<AppState>, Query(params): Query<Params>) -> 
     render(&state, &params, "", move |a, r| pages::search(a, r, &p).map(Some)).await
 }
 
-async fn article(state: State<AppState>, slug: Path<String>, params: Query<Params>) -> Response {
-    article_page(state, slug, params, pages::article).await
+async fn article(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+) -> Response {
+    let resource = memento::Resource::Article(slug.clone());
+    let page = article_page(State(state.clone()), Path(slug), Query(params.clone()), pages::article);
+    time_travel(&state, &params, &headers, resource, NO_ARTICLE, page).await
+}
+
+/// Memento around a page: with `Accept-Datetime` (and no `asOf` or `basis` of its own) the
+/// page is a TimeGate and redirects to the memento for that instant; otherwise the page is
+/// served with its `Link` header, and `Memento-Datetime` when it is read as of an instant.
+async fn time_travel(
+    state: &AppState,
+    params: &Params,
+    headers: &HeaderMap,
+    resource: memento::Resource,
+    missing: &'static str,
+    page: impl std::future::Future<Output = Response>,
+) -> Response {
+    let base = memento::origin(headers);
+    let accept = headers.get("accept-datetime").filter(|_| params.as_of.is_none() && params.basis.is_none());
+    let wanted = match accept.map(memento::parse_accept_datetime) {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(message)) => return error_page(StatusCode::BAD_REQUEST, &message),
+    };
+    let archive = state.archive.clone();
+    let now = match memento::reader_now(&archive).await {
+        Ok(r) => r,
+        Err(e) => return failure(&e),
+    };
+    let listed = resource.clone();
+    let mementos = match state.pool.run(move || memento::mementos(&archive, &now, &listed)).await {
+        Ok(Ok(m)) => m,
+        Ok(Err(e)) => return failure(&e),
+        Err(refused) => return error_page(StatusCode::SERVICE_UNAVAILABLE, &refused.to_string()),
+    };
+    if let Some(t) = wanted {
+        return match mementos {
+            Some(m) => memento::redirect(&base, &resource, &m, t),
+            None => error_page(StatusCode::NOT_FOUND, missing),
+        };
+    }
+    let mut response = page.await;
+    if let (true, Some(m)) = (response.status().is_success(), mementos) {
+        let as_of = params.as_of.as_deref().and_then(|t| crate::archive::parse_instant(t).ok());
+        memento::decorate(&mut response, &base, &resource, &m, as_of);
+    }
+    response
+}
+
+/// A TimeMap's query string.
+#[derive(Debug, Default, Deserialize)]
+struct TimemapParams {
+    page: Option<usize>,
+}
+
+async fn article_timemap(
+    State(state): State<AppState>,
+    Path((format, slug)): Path<(String, String)>,
+    Query(tm): Query<TimemapParams>,
+    headers: HeaderMap,
+) -> Response {
+    timemap(&state, &format, memento::Resource::Article(slug), tm, &headers, NO_ARTICLE).await
+}
+
+async fn author_timemap(
+    State(state): State<AppState>,
+    Path((format, id)): Path<(String, String)>,
+    Query(tm): Query<TimemapParams>,
+    headers: HeaderMap,
+) -> Response {
+    let Ok(id) = id.parse() else {
+        return error_page(StatusCode::NOT_FOUND, "There is no such author.");
+    };
+    timemap(&state, &format, memento::Resource::Author(id), tm, &headers, "There is no such author.").await
+}
+
+async fn timemap(
+    state: &AppState,
+    format: &str,
+    resource: memento::Resource,
+    tm: TimemapParams,
+    headers: &HeaderMap,
+    missing: &'static str,
+) -> Response {
+    if format != "link" && format != "json" {
+        return error_page(StatusCode::NOT_FOUND, "TimeMaps are at /timemap/link/… and /timemap/json/….");
+    }
+    let archive = state.archive.clone();
+    let now = match memento::reader_now(&archive).await {
+        Ok(r) => r,
+        Err(e) => return failure(&e),
+    };
+    let listed = resource.clone();
+    match state.pool.run(move || memento::mementos(&archive, &now, &listed)).await {
+        Ok(Ok(Some(m))) => {
+            memento::timemap(&memento::origin(headers), &resource, &m, format, tm.page.unwrap_or(1))
+        }
+        Ok(Ok(None)) => error_page(StatusCode::NOT_FOUND, missing),
+        Ok(Err(e)) => failure(&e),
+        Err(refused) => error_page(StatusCode::SERVICE_UNAVAILABLE, &refused.to_string()),
+    }
 }
 
 async fn history(state: State<AppState>, slug: Path<String>, params: Query<Params>) -> Response {
@@ -177,15 +284,17 @@ async fn author(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(params): Query<Params>,
+    headers: HeaderMap,
 ) -> Response {
+    const NO_AUTHOR: &str = "There is no such author in the archive at this date.";
     let Ok(id) = id.parse() else {
         return error_page(StatusCode::NOT_FOUND, "There is no such author.");
     };
     let p = params.clone();
-    render(&state, &params, "There is no such author in the archive at this date.", move |a, r| {
+    let page = render(&state, &params, NO_AUTHOR, move |a, r| {
         a.author(r, id)?.map(|snap| pages::author(a, r, &p, &snap)).transpose()
-    })
-    .await
+    });
+    time_travel(&state, &params, &headers, memento::Resource::Author(id), NO_AUTHOR, page).await
 }
 
 async fn timeline(State(state): State<AppState>, Query(params): Query<Params>) -> Response {

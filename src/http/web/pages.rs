@@ -58,6 +58,8 @@ fn layout(
     cite.retain(|(k, _)| *k != "basis");
     cite.push(("basis", Some(r.basis.to_string())));
     let today: Vec<_> = here.iter().filter(|(k, _)| *k != "asOf" && *k != "basis").cloned().collect();
+    // Robust Links: the citation names the page, the pinned version, and the date read.
+    let version_date = r.at.as_of.unwrap_or_else(Utc::now).format("%Y-%m-%d").to_string();
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -80,7 +82,7 @@ fn layout(
                     @if let Some(t) = r.at.as_of {
                         p.banner {
                             "You are reading the archive as it stood on " strong { (day(t)) } ". "
-                            a href=(url(path, today)) { "Back to today" }
+                            a href=(url(path, today.clone())) { "Back to today" }
                         }
                     }
                     form.time method="get" action=(path) {
@@ -101,7 +103,8 @@ fn layout(
                 }
                 footer {
                     "Computed at log position " (r.basis.get()) ". "
-                    a.cite href=(url(path, cite)) { "Cite this page" }
+                    a.cite href=(url(path, cite.clone())) data-originalurl=(url(path, today))
+                        data-versionurl=(url(path, cite)) data-versiondate=(version_date) { "Cite this page" }
                     " (the link reproduces this page whatever is recorded later)."
                 }
             }
