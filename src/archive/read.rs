@@ -178,6 +178,24 @@ impl Archive {
             .collect())
     }
 
+    /// The articles written to by the last `events` events up to the reading's basis, most
+    /// recent first: ids only, for callers that then read each through [`Archive::may_see`]
+    /// (feeds of what changed). Bounded by `events`.
+    pub fn recently_changed_articles(&self, reading: &Reading, events: u64) -> Result<Vec<ArticleId>> {
+        let from = Position(reading.basis.get().saturating_sub(events));
+        let limit = usize::try_from(reading.basis.get() - from.get()).unwrap_or(usize::MAX);
+        let mut seen = std::collections::HashSet::new();
+        let mut ids = Vec::new();
+        for event in self.store.read_all(from, limit)?.into_iter().rev() {
+            if let Some(StreamKind::Article(id)) = StreamKind::parse(&event.stream)
+                && seen.insert(id)
+            {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+
     /// Every version of an author, oldest first, up to the reading.
     pub fn author_history(&self, reading: &Reading, id: AuthorId) -> Result<Vec<Snapshot<Author>>> {
         let views = self.projections_or_err()?.views();

@@ -312,3 +312,30 @@ fn memento_paths_show_no_word_that_was_never_public() {
     }
     assert_eq!(fetch(&format!("/timemap/link/articles/{draft_only}"), None).0, 404);
 }
+
+/// The Atom feeds and the article page's JSON-LD show no word that was never public.
+#[test]
+fn feeds_and_json_ld_show_no_word_that_was_never_public() {
+    let s = Server::start();
+    let story = secret_story(&s);
+    s.ok(
+        Some(&s.editor),
+        "mutation { draftArticle(input: {headline: \"Quixoticwombat harbour plans\", body: \"zanzibarquokka\", section: \"city\"}) { article { id } } }",
+        json!({}),
+    );
+    for path in [
+        "/feeds/atom".to_owned(),
+        "/feeds/atom?q=harbour".to_owned(),
+        "/feeds/atom?q=wharf".to_owned(),
+        "/feeds/atom?section=city".to_owned(),
+        format!("/feeds/atom?author={}", story.author),
+        "/feeds/atom?section=city&asOf=2999-01-01".to_owned(),
+        format!("/articles/{}", story.slug),
+    ] {
+        let (status, text) = get(&s, &path);
+        assert_eq!(status, 200, "{path}");
+        assert_clean(&path, &text);
+    }
+    let (_, feed) = get(&s, "/feeds/atom?section=city");
+    assert!(feed.contains("Harbour ice breaks early"), "the public story is in the feed: {feed}");
+}

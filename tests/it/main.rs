@@ -22,6 +22,7 @@ mod restore;
 mod schema;
 mod server;
 mod service;
+mod standards;
 mod store;
 mod subscription;
 mod support;

@@ -131,22 +131,33 @@ fn the_memento_projects_python_client_finds_the_memento() {
     }
     let s = Server::with_fixtures();
     let (slug, seconds, _) = article_with_history(&s);
-    let when = seconds[1] + chrono::Duration::seconds(1);
-    let out = std::process::Command::new("python3")
-        .arg(&probe)
-        .arg(format!("{}/articles/{slug}", s.base))
-        .arg(http_date(when))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "memento_client: {}", String::from_utf8_lossy(&out.stderr));
-    let info: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let mementos = &info["mementos"];
-    let closest = &mementos["closest"];
-    assert_eq!(closest["datetime"], seconds[1].format("%Y-%m-%dT%H:%M:%S").to_string(), "{info}");
-    let uri = closest["uri"][0].as_str().unwrap_or_else(|| closest["uri"].as_str().unwrap());
-    assert!(uri.contains(&format!("/articles/{slug}?asOf=")), "{info}");
-    assert_eq!(mementos["first"]["datetime"], seconds[0].format("%Y-%m-%dT%H:%M:%S").to_string(), "{info}");
-    assert!(mementos.get("prev").is_some() && mementos.get("last").is_some(), "{info}");
+    let last = seconds.len() - 1;
+    let cases = [
+        ("before the first version", seconds[0] - chrono::Duration::days(400), 0),
+        ("between versions", seconds[1] + chrono::Duration::seconds(1), 1),
+        ("after the last version", seconds[last] + chrono::Duration::days(400), last),
+    ];
+    let mut info = Value::Null;
+    for (case, when, expected) in cases {
+        let out = std::process::Command::new("python3")
+            .arg(&probe)
+            .arg(format!("{}/articles/{slug}", s.base))
+            .arg(http_date(when))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "memento_client ({case}): {}", String::from_utf8_lossy(&out.stderr));
+        info = serde_json::from_slice(&out.stdout).unwrap();
+        let mementos = &info["mementos"];
+        let closest = &mementos["closest"];
+        let stamp = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
+        assert_eq!(closest["datetime"], stamp(seconds[expected]), "{case}: {info}");
+        let uri = closest["uri"][0].as_str().unwrap_or_else(|| closest["uri"].as_str().unwrap());
+        assert!(uri.contains(&format!("/articles/{slug}?asOf=")), "{case}: {info}");
+        assert_eq!(mementos["first"]["datetime"], stamp(seconds[0]), "{case}: {info}");
+        assert_eq!(mementos["last"]["datetime"], stamp(seconds[last]), "{case}: {info}");
+        assert_eq!(mementos.get("prev").is_some(), expected > 0, "{case}: {info}");
+        assert_eq!(mementos.get("next").is_some(), expected < last, "{case}: {info}");
+    }
     assert_eq!(info["original_uri"], format!("{}/articles/{slug}", s.base));
 }
 

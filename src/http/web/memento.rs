@@ -101,10 +101,11 @@ pub(super) fn http_date(t: DateTime<Utc>) -> String {
 
 /// Parses `Accept-Datetime`: an HTTP date (RFC 1123; RFC 2822's other forms are accepted).
 pub(super) fn parse_accept_datetime(value: &HeaderValue) -> std::result::Result<DateTime<Utc>, String> {
-    let text = value.to_str().map_err(|_| "Accept-Datetime is not ASCII".to_owned())?.trim();
+    let text = value.to_str().map_err(|_| "Accept-Datetime is not ASCII".to_owned())?;
     if text.len() > LONGEST_DATE {
         return Err(format!("Accept-Datetime is at most {LONGEST_DATE} characters"));
     }
+    let text = text.trim();
     // A weekday that does not match the date is forgiven: the date says which day it is.
     let without_weekday = text.split_once(", ").map_or(text, |(_, rest)| rest);
     let t = DateTime::parse_from_rfc2822(text)
@@ -301,6 +302,89 @@ pub(super) fn timemap(
         ));
     }
     ([(header::CONTENT_TYPE, "application/link-format")], lines.join(",\n") + "\n").into_response()
+}
+
+/// The search page's query, without its time: the original a search memento belongs to.
+fn search_original(base: &str, params: &super::Params) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    let pairs = [
+        ("q", params.q.clone()),
+        ("section", params.section.clone()),
+        ("year", params.year.map(|y| y.to_string())),
+        ("month", params.month.map(|m| m.to_string())),
+        ("author", params.author.clone()),
+        ("sort", params.sort.clone()),
+        ("page", params.page.map(|p| p.to_string())),
+    ];
+    let mut any = false;
+    for (k, v) in pairs {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            query.append_pair(k, &v);
+            any = true;
+        }
+    }
+    if any { format!("{base}/?{}", query.finish()) } else { format!("{base}/") }
+}
+
+/// The search TimeGate's answer: 302 to the search as of `t`, pinned at `basis`.
+pub(super) fn search_redirect(
+    base: &str,
+    params: &super::Params,
+    t: DateTime<Utc>,
+    basis: crate::Position,
+) -> Response {
+    let original = search_original(base, params);
+    let separator = if original.contains('?') { '&' } else { '?' };
+    let location = format!(
+        "{original}{separator}asOf={}&basis={basis}",
+        encode(&second(t).to_rfc3339_opts(SecondsFormat::Secs, true))
+    );
+    let mut response = StatusCode::FOUND.into_response();
+    let h = response.headers_mut();
+    h.insert(header::VARY, HeaderValue::from_static("accept-datetime"));
+    for (name, value) in [
+        (header::LOCATION, location.clone()),
+        (
+            header::LINK,
+            format!(
+                "<{original}>; rel=\"original timegate\", <{location}>; rel=\"memento\"; datetime=\"{}\"",
+                http_date(t)
+            ),
+        ),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(name, v);
+        }
+    }
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    response
+}
+
+/// The headers of a search page: as of an instant, a memento of the search; otherwise the
+/// original, which is its own TimeGate.
+pub(super) fn decorate_search(
+    response: &mut Response,
+    base: &str,
+    params: &super::Params,
+    as_of: Option<DateTime<Utc>>,
+) {
+    let original = search_original(base, params);
+    let h = response.headers_mut();
+    let link = match as_of {
+        Some(t) => {
+            if let Ok(v) = HeaderValue::from_str(&http_date(t)) {
+                h.insert("memento-datetime", v);
+            }
+            format!("<{original}>; rel=\"original timegate\"")
+        }
+        None => {
+            h.append(header::VARY, HeaderValue::from_static("accept-datetime"));
+            format!("<{original}>; rel=\"original timegate\"")
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&link) {
+        h.insert(header::LINK, v);
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! a little optional JavaScript, assets compiled in. Pages read through the same archive
 //! handle as the GraphQL resolvers. Every state is a URL.
 
+mod feed;
 mod markdown;
 mod memento;
 mod pages;
@@ -62,6 +63,7 @@ pub fn routes() -> Router<AppState> {
         .route("/articles/{slug}/history", get(history))
         .route("/authors/{id}", get(author))
         .route("/timeline", get(timeline))
+        .route("/feeds/atom", get(atom))
         .route("/timemap/{format}/articles/{slug}", get(article_timemap))
         .route("/timemap/{format}/authors/{id}", get(author_timemap))
         .route(
@@ -144,9 +146,29 @@ async fn render(
 
 const NO_ARTICLE: &str = "There is no such article in the archive at this date.";
 
-async fn search(State(state): State<AppState>, Query(params): Query<Params>) -> Response {
+async fn search(State(state): State<AppState>, Query(params): Query<Params>, headers: HeaderMap) -> Response {
+    let base = memento::origin(&headers);
+    // Memento for search: the search as of an instant, pinned at the position the archive
+    // stands at now (what it knows of that instant), so the link answers the same forever.
+    let accept = headers.get("accept-datetime").filter(|_| params.as_of.is_none() && params.basis.is_none());
+    if let Some(value) = accept {
+        let t = match memento::parse_accept_datetime(value) {
+            Ok(t) => t,
+            Err(message) => return error_page(StatusCode::BAD_REQUEST, &message),
+        };
+        let basis = match memento::reader_now(&state.archive).await {
+            Ok(r) => r.basis,
+            Err(e) => return failure(&e),
+        };
+        return memento::search_redirect(&base, &params, t, basis);
+    }
     let p = params.clone();
-    render(&state, &params, "", move |a, r| pages::search(a, r, &p).map(Some)).await
+    let mut response = render(&state, &params, "", move |a, r| pages::search(a, r, &p).map(Some)).await;
+    if response.status().is_success() {
+        let as_of = params.as_of.as_deref().and_then(|t| crate::archive::parse_instant(t).ok());
+        memento::decorate_search(&mut response, &base, &params, as_of);
+    }
+    response
 }
 
 async fn article(
@@ -201,6 +223,21 @@ async fn time_travel(
         memento::decorate(&mut response, &base, &resource, &m, as_of);
     }
     response
+}
+
+/// The Atom feed of what readers saw change (see [`feed`]).
+async fn atom(State(state): State<AppState>, Query(params): Query<Params>, headers: HeaderMap) -> Response {
+    let archive = state.archive.clone();
+    let r = match reading(&archive, &params).await {
+        Ok(r) => r,
+        Err(page) => return page,
+    };
+    let base = memento::origin(&headers);
+    match state.pool.run(move || feed::atom(&archive, &r, &params, &base)).await {
+        Ok(Ok(xml)) => ([(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")], xml).into_response(),
+        Ok(Err(e)) => failure(&e),
+        Err(refused) => error_page(StatusCode::SERVICE_UNAVAILABLE, &refused.to_string()),
+    }
 }
 
 /// A TimeMap's query string.
