@@ -42,6 +42,14 @@ pub enum Error {
     /// (restored from an old backup, or another writer publishes there).
     #[error("this writer refuses writes: {0}")]
     Fenced(String),
+    /// The article was taken down: no reader sees it, at any instant (RFC 7725's 451).
+    #[error("{}", takedown_notice(.at, .legal_reference))]
+    UnavailableForLegalReasons {
+        /// When the takedown took effect.
+        at: chrono::DateTime<chrono::Utc>,
+        /// The order or demand it follows, when given.
+        legal_reference: Option<String>,
+    },
     /// This node is a read replica: writes go to the writer.
     #[error("this is a read replica following {follows}; send writes to the writer{}", writer_note(.writer))]
     ReadOnly {
@@ -50,6 +58,14 @@ pub enum Error {
         /// Where the writer takes writes, when configured.
         writer: Option<String>,
     },
+}
+
+fn takedown_notice(at: &chrono::DateTime<chrono::Utc>, reference: &Option<String>) -> String {
+    let day = at.format("%-d %B %Y");
+    match reference {
+        Some(r) => format!("This article was taken down on {day} for legal reasons (reference: {r})."),
+        None => format!("This article was taken down on {day} for legal reasons."),
+    }
 }
 
 fn writer_note(writer: &Option<String>) -> String {
@@ -78,11 +94,13 @@ pub enum Code {
     Forbidden,
     /// Our fault; logged, not described.
     Internal,
+    /// Taken down for legal reasons: hidden from readers (RFC 7725).
+    UnavailableForLegalReasons,
 }
 
 impl Code {
     /// Every code, for tables and tests.
-    pub const ALL: [Code; 9] = [
+    pub const ALL: [Code; 10] = [
         Code::BadInput,
         Code::Limit,
         Code::NotFound,
@@ -92,6 +110,7 @@ impl Code {
         Code::Unauthenticated,
         Code::Forbidden,
         Code::Internal,
+        Code::UnavailableForLegalReasons,
     ];
 
     /// The code as clients read it (`BAD_INPUT`).
@@ -106,6 +125,7 @@ impl Code {
             Code::Unauthenticated => "UNAUTHENTICATED",
             Code::Forbidden => "FORBIDDEN",
             Code::Internal => "INTERNAL",
+            Code::UnavailableForLegalReasons => "UNAVAILABLE_FOR_LEGAL_REASONS",
         }
     }
 
@@ -119,6 +139,7 @@ impl Code {
             Code::ReadOnly | Code::Forbidden => 403,
             Code::Unauthenticated => 401,
             Code::Internal => 500,
+            Code::UnavailableForLegalReasons => 451,
         }
     }
 }
@@ -167,6 +188,7 @@ impl Error {
             Error::Internal(_) => Code::Internal,
             Error::Unauthenticated(_) => Code::Unauthenticated,
             Error::ReadOnly { .. } | Error::Fenced(_) => Code::ReadOnly,
+            Error::UnavailableForLegalReasons { .. } => Code::UnavailableForLegalReasons,
         }
     }
 

@@ -119,14 +119,46 @@ impl Archive {
     }
 
     /// The one rule of what a reader may see of an article: staff see every version; anyone
-    /// else sees a version only if it was public (published or retracted, with its notice).
-    /// Every read of an article's state, its versions, its revisions and its diffs passes here.
+    /// else sees a version only if it was public (published or retracted, with its notice) and
+    /// the article is not taken down now ([`Archive::taken_down_for`]: a takedown hides every
+    /// version, at every instant). Every read of an article's state, its versions, its
+    /// revisions and its diffs passes here; searches, listings and timelines leave out the
+    /// versions of taken-down articles by the same table ([`Archive::search`]).
     pub fn may_see(reading: &Reading, article: &Article) -> bool {
-        reading.staff || article.status != ArticleStatus::Draft
+        reading.staff || (article.status != ArticleStatus::Draft && article.takedown.is_none())
     }
 
-    fn visible(reading: &Reading, snapshot: Option<Snapshot<Article>>) -> Option<Snapshot<Article>> {
-        snapshot.filter(|s| Self::may_see(reading, &s.state))
+    /// Whether a takedown hides the article from this reader (never from staff).
+    pub fn taken_down_for(&self, reading: &Reading, id: ArticleId) -> Result<bool> {
+        if reading.staff {
+            return Ok(false);
+        }
+        Ok(self.projections_or_err()?.views().read()?.taken_down(id)?)
+    }
+
+    /// Why a reader may not see an article, when a takedown hides it: the notice (the date
+    /// and the legal reference) as an UNAVAILABLE_FOR_LEGAL_REASONS error. `Ok` otherwise.
+    pub fn check_takedown(&self, reading: &Reading, id: ArticleId) -> Result<()> {
+        if !self.taken_down_for(reading, id)? {
+            return Ok(());
+        }
+        let views = self.projections_or_err()?.views();
+        let head = views.read()?.article(id, crate::project::At::default())?;
+        match head.and_then(|s| s.state.takedown) {
+            Some(t) => {
+                Err(Error::UnavailableForLegalReasons { at: t.at, legal_reference: t.legal_reference })
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn visible(
+        &self,
+        reading: &Reading,
+        snapshot: Option<Snapshot<Article>>,
+    ) -> Result<Option<Snapshot<Article>>> {
+        let Some(s) = snapshot.filter(|s| Self::may_see(reading, &s.state)) else { return Ok(None) };
+        Ok((!self.taken_down_for(reading, s.state.id)?).then_some(s))
     }
 
     /// Refuses the raw log (events, their actors and payloads) to anyone but staff.
@@ -141,14 +173,15 @@ impl Archive {
     }
 
     /// An article as of the reading; `None` if it did not exist then (or was a draft and the
-    /// reader may not see drafts).
+    /// reader may not see drafts, or it is taken down: [`Archive::check_takedown`] says so).
     pub fn article(&self, reading: &Reading, id: ArticleId) -> Result<Option<Snapshot<Article>>> {
         let views = self.projections_or_err()?.views();
         let found = views.read()?.article(id, reading.at)?;
-        Ok(Self::visible(reading, found))
+        self.visible(reading, found)
     }
 
-    /// An article by slug, as of the reading.
+    /// An article by slug, as of the reading; UNAVAILABLE_FOR_LEGAL_REASONS for a reader when
+    /// it is taken down.
     pub fn article_by_slug(&self, reading: &Reading, slug: &str) -> Result<Option<Snapshot<Article>>> {
         if slug.is_empty() {
             return Err(Error::BadInput("the slug is empty".into()));
@@ -157,7 +190,12 @@ impl Archive {
         let views = self.projections_or_err()?.views();
         let r = views.read()?;
         let Some(id) = r.article_by_slug(slug)? else { return Ok(None) };
-        Ok(Self::visible(reading, r.article(id, reading.at)?))
+        drop(r);
+        // Asked for by name: a takedown answers with its notice rather than as if absent.
+        self.check_takedown(reading, id)?;
+        let views = self.projections_or_err()?.views();
+        let found = views.read()?.article(id, reading.at)?;
+        self.visible(reading, found)
     }
 
     /// An author as of the reading.
@@ -169,6 +207,9 @@ impl Archive {
     /// Every version of an article the reader may see (for its revision history), oldest
     /// first, up to the reading.
     pub fn article_history(&self, reading: &Reading, id: ArticleId) -> Result<Vec<Snapshot<Article>>> {
+        if self.taken_down_for(reading, id)? {
+            return Ok(Vec::new());
+        }
         let views = self.projections_or_err()?.views();
         let all = views.read()?.history::<Article>(StreamKind::Article(id))?;
         Ok(all
@@ -239,12 +280,22 @@ impl Archive {
         Ok(views.read()?.authors(after, first)?)
     }
 
-    /// A search at the reading's instant.
+    /// A search at the reading's instant. For readers, the versions of taken-down articles
+    /// are left out of hits, counts and facets, at every instant.
     pub fn search(&self, reading: &Reading, mut request: SearchRequest) -> Result<SearchResults> {
         super::limits::check_search(&request)?;
         request.at = reading.at;
+        self.hide_taken_down(reading, &mut request)?;
         let projections = self.projections_or_err()?;
         Ok(projections.search().search(&request, &projections.views())?)
+    }
+
+    fn hide_taken_down(&self, reading: &Reading, request: &mut SearchRequest) -> Result<()> {
+        if !reading.staff {
+            let hidden = self.projections_or_err()?.views().read()?.hidden_positions()?;
+            request.hidden = crate::project::search::Hidden(std::sync::Arc::new(hidden));
+        }
+        Ok(())
     }
 
     /// Published articles at the reading's instant, newest publication first: from the search
@@ -333,6 +384,7 @@ impl Archive {
         let (from, to) = (filter.published_from, filter.published_to);
         let mut request = filter;
         request.at = reading.at;
+        self.hide_taken_down(reading, &mut request)?;
         let instants = self.projections_or_err()?.search().published_instants(&request)?;
         super::history::timeline(&instants, bucket, from, to).map_err(Error::BadInput)
     }

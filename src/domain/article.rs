@@ -37,6 +37,17 @@ pub struct Correction {
     pub effective_at: DateTime<Utc>,
 }
 
+/// A takedown in force: readers see nothing of the article, at any instant.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Takedown {
+    /// When it took effect.
+    pub at: DateTime<Utc>,
+    /// Why (for staff).
+    pub reason: String,
+    /// The order or demand it follows, shown to readers in the notice.
+    pub legal_reference: Option<String>,
+}
+
 /// An article as of some point of its stream.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Article {
@@ -74,6 +85,9 @@ pub struct Article {
     pub updated_at: DateTime<Utc>,
     /// Stream version folded so far.
     pub version: u64,
+    /// The takedown in force, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub takedown: Option<Takedown>,
 }
 
 impl Article {
@@ -99,6 +113,7 @@ impl Article {
                 created_at: meta.effective_at,
                 updated_at: meta.effective_at,
                 version: 0,
+                takedown: None,
             },
             (None, _) => return None,
             (Some(mut a), event) => {
@@ -138,6 +153,14 @@ impl Article {
                         }
                     }
                     Event::BylineRemoved(b) => a.bylines.retain(|x| x.author_id != b.author_id),
+                    Event::ArticleTakenDown(t) => {
+                        a.takedown = Some(Takedown {
+                            at: meta.effective_at,
+                            reason: t.reason.clone(),
+                            legal_reference: t.legal_reference.clone(),
+                        })
+                    }
+                    Event::ArticleRestored(_) => a.takedown = None,
                     _ => return Some(a),
                 }
                 a
@@ -153,9 +176,9 @@ impl Article {
         events.into_iter().fold(None, |state, (event, meta)| Article::apply(state, id, event, meta))
     }
 
-    /// Whether readers may see it.
+    /// Whether readers may see it: published, and not taken down.
     pub fn is_public(&self) -> bool {
-        self.status == ArticleStatus::Published
+        self.status == ArticleStatus::Published && self.takedown.is_none()
     }
 }
 
@@ -260,5 +283,16 @@ pub fn decide(
             }
             Ok(vec![Event::BylineRemoved(BylineRemoved { author_id: *author_id })])
         }
+        ArticleCommand::TakeDown { reason, legal_reference } => match &article.takedown {
+            Some(t) => conflict(format!("article {id} is already taken down (since {})", t.at)),
+            None => Ok(vec![Event::ArticleTakenDown(ArticleTakenDown {
+                reason: reason.clone(),
+                legal_reference: legal_reference.clone(),
+            })]),
+        },
+        ArticleCommand::Restore { reason } => match &article.takedown {
+            Some(_) => Ok(vec![Event::ArticleRestored(ArticleRestored { reason: reason.clone() })]),
+            None => conflict(format!("article {id} is not taken down")),
+        },
     }
 }

@@ -69,6 +69,10 @@ fn article_command(event: &Event) -> Option<ArticleCommand> {
         Event::CorrectionAppended(c) => ArticleCommand::AppendCorrection { text: c.text },
         Event::BylineAdded(b) => ArticleCommand::AddByline { author_id: b.author_id, role: b.role },
         Event::BylineRemoved(b) => ArticleCommand::RemoveByline { author_id: b.author_id },
+        Event::ArticleTakenDown(t) => {
+            ArticleCommand::TakeDown { reason: t.reason, legal_reference: t.legal_reference }
+        }
+        Event::ArticleRestored(r) => ArticleCommand::Restore { reason: r.reason },
         _ => return None,
     })
 }

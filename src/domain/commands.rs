@@ -31,6 +31,8 @@ pub mod limits {
     pub const NOTE: usize = 16 * 1024;
     /// A byline role.
     pub const ROLE: usize = 64;
+    /// A takedown's legal reference (a court order's number, a case id).
+    pub const REFERENCE: usize = 1024;
 }
 
 /// A command on an article.
@@ -91,6 +93,19 @@ pub enum ArticleCommand {
     RemoveByline {
         /// The author.
         author_id: AuthorId,
+    },
+    /// Hide it from readers at every instant (a court order, a legal demand); staff still
+    /// read it.
+    TakeDown {
+        /// Why.
+        reason: String,
+        /// The order or demand it follows, when there is one.
+        legal_reference: Option<String>,
+    },
+    /// Undo a takedown: readers see it again as before.
+    Restore {
+        /// Why.
+        reason: Option<String>,
     },
 }
 
@@ -196,6 +211,11 @@ impl Command {
                 ArticleCommand::AppendCorrection { text } => required("text", text, limits::NOTE),
                 ArticleCommand::AddByline { role, .. } => optional("role", role.as_deref(), limits::ROLE),
                 ArticleCommand::RemoveByline { .. } => Ok(()),
+                ArticleCommand::TakeDown { reason, legal_reference } => {
+                    required("reason", reason, limits::NOTE)?;
+                    optional("legalReference", legal_reference.as_deref(), limits::REFERENCE)
+                }
+                ArticleCommand::Restore { reason } => optional("reason", reason.as_deref(), limits::NOTE),
             },
             Command::Author(_, c) => match c {
                 AuthorCommand::Register { name, bio } => {

@@ -157,6 +157,24 @@ pub struct BylineRemoved {
     pub author_id: AuthorId,
 }
 
+/// The article was taken down: hidden from readers at every instant, kept for staff.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArticleTakenDown {
+    /// Why.
+    pub reason: String,
+    /// The order or demand it follows, shown to readers in the notice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_reference: Option<String>,
+}
+
+/// A takedown was undone: readers see the article again.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArticleRestored {
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 /// Every event morgue writes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[allow(missing_docs)] // each variant is its payload type, documented above
@@ -170,6 +188,8 @@ pub enum Event {
     CorrectionAppended(CorrectionAppended),
     BylineAdded(BylineAdded),
     BylineRemoved(BylineRemoved),
+    ArticleTakenDown(ArticleTakenDown),
+    ArticleRestored(ArticleRestored),
 }
 
 /// Why a stored event could not be read as a morgue event.
@@ -199,7 +219,7 @@ pub enum DecodeError {
 }
 
 /// Every event type's name, in a fixed order.
-pub const EVENT_TYPES: [&str; 9] = [
+pub const EVENT_TYPES: [&str; 11] = [
     "AuthorRegistered",
     "AuthorRenamed",
     "ArticleDrafted",
@@ -209,6 +229,8 @@ pub const EVENT_TYPES: [&str; 9] = [
     "CorrectionAppended",
     "BylineAdded",
     "BylineRemoved",
+    "ArticleTakenDown",
+    "ArticleRestored",
 ];
 
 impl Event {
@@ -224,6 +246,8 @@ impl Event {
             Event::CorrectionAppended(_) => EVENT_TYPES[6],
             Event::BylineAdded(_) => EVENT_TYPES[7],
             Event::BylineRemoved(_) => EVENT_TYPES[8],
+            Event::ArticleTakenDown(_) => EVENT_TYPES[9],
+            Event::ArticleRestored(_) => EVENT_TYPES[10],
         }
     }
 
@@ -244,6 +268,8 @@ impl Event {
             Event::CorrectionAppended(p) => serde_json::to_vec(p),
             Event::BylineAdded(p) => serde_json::to_vec(p),
             Event::BylineRemoved(p) => serde_json::to_vec(p),
+            Event::ArticleTakenDown(p) => serde_json::to_vec(p),
+            Event::ArticleRestored(p) => serde_json::to_vec(p),
         };
         value.expect("payload structs of strings and ids always serialize")
     }
@@ -275,6 +301,8 @@ impl Event {
             "CorrectionAppended" => Event::CorrectionAppended(serde_json::from_slice(payload).map_err(bad)?),
             "BylineAdded" => Event::BylineAdded(serde_json::from_slice(payload).map_err(bad)?),
             "BylineRemoved" => Event::BylineRemoved(serde_json::from_slice(payload).map_err(bad)?),
+            "ArticleTakenDown" => Event::ArticleTakenDown(serde_json::from_slice(payload).map_err(bad)?),
+            "ArticleRestored" => Event::ArticleRestored(serde_json::from_slice(payload).map_err(bad)?),
             other => return Err(DecodeError::UnknownType(other.to_owned())),
         };
         Ok(event)
@@ -306,6 +334,7 @@ impl Event {
             Event::ArticlePublished(_) | Event::ArticleRetracted(_) => vec!["status"],
             Event::CorrectionAppended(_) => vec!["corrections"],
             Event::BylineAdded(_) | Event::BylineRemoved(_) => vec!["bylines"],
+            Event::ArticleTakenDown(_) | Event::ArticleRestored(_) => vec!["takedown"],
         }
     }
 
@@ -314,6 +343,8 @@ impl Event {
         match self {
             Event::ArticleRevised(r) => r.note.as_deref(),
             Event::ArticleRetracted(r) => Some(&r.reason),
+            Event::ArticleTakenDown(t) => Some(&t.reason),
+            Event::ArticleRestored(r) => r.reason.as_deref(),
             _ => None,
         }
     }

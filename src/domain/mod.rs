@@ -13,7 +13,7 @@ pub mod ids;
 
 use chrono::{DateTime, Utc};
 
-pub use article::{Article, ArticleStatus, Byline, Correction};
+pub use article::{Article, ArticleStatus, Byline, Correction, Takedown};
 pub use author::Author;
 pub use commands::{ArticleCommand, AuthorCommand, Command};
 pub use events::Event;

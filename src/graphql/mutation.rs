@@ -122,6 +122,23 @@ inputs! {
         /// Why it is withdrawn, shown as `retractionReason`: not blank, at most 16 KiB.
         reason: String,
     }
+    /// Take an article down: no reader sees any version of it, at any instant; staff still do.
+    TakeDownArticleInput {
+        /// The article's id.
+        id: ID,
+        /// Why (for staff, in the article's history): not blank, at most 16 KiB.
+        reason: String,
+        /// The order or demand it follows (a court order's number), shown to readers in the
+        /// notice: at most 1 KiB.
+        legal_reference: Option<String>,
+    }
+    /// Undo a takedown: readers see the article again, as before it.
+    RestoreArticleInput {
+        /// The article's id.
+        id: ID,
+        /// Why (for staff, in the article's history): at most 16 KiB.
+        reason: Option<String>,
+    }
     /// Append a correction to a published article.
     AppendCorrectionInput {
         /// The article's id.
@@ -166,6 +183,15 @@ fn article(id: &ID) -> async_graphql::Result<ArticleId> {
 
 fn author(id: &ID) -> async_graphql::Result<AuthorId> {
     id.parse().map_err(|_| error(Code::BadInput, format!("{:?} is not an author id", id.as_str())))
+}
+
+/// Refuses anyone but an admin: UNAUTHENTICATED without a token, FORBIDDEN with an editor's.
+fn admin(ctx: &Context<'_>, what: &str) -> async_graphql::Result<()> {
+    match ctx.data_opt::<Viewer>() {
+        Some(Viewer::Staff { role: super::Role::Admin, .. }) => Ok(()),
+        Some(Viewer::Staff { .. }) => Err(error(Code::Forbidden, format!("{what} needs an admin token"))),
+        _ => Err(error(Code::Unauthenticated, format!("{what} needs an admin token"))),
+    }
 }
 
 /// A read replica refuses every mutation before looking at its input or token: READ_ONLY.
@@ -265,13 +291,7 @@ impl MutationRoot {
         #[graphql(desc = "Which projector to rebuild: VIEWS or SEARCH.")] projector: Projector,
     ) -> async_graphql::Result<super::types::ProjectorStatus> {
         writable(ctx)?;
-        match ctx.data_opt::<Viewer>() {
-            Some(Viewer::Staff { role: super::Role::Admin, .. }) => {}
-            Some(Viewer::Staff { .. }) => {
-                return Err(error(Code::Forbidden, "rebuilding needs an admin token"));
-            }
-            _ => return Err(error(Code::Unauthenticated, "rebuilding needs an admin token")),
-        }
+        admin(ctx, "rebuilding")?;
         let which = match projector {
             Projector::Views => crate::archive::Which::Views,
             Projector::Search => crate::archive::Which::Search,
@@ -395,6 +415,39 @@ impl MutationRoot {
         execute(ctx, Command::Article(article(&input.id)?, A::Retract { reason: input.reason }), o)
             .await?
             .article()
+    }
+
+    /// Take an article down (a court order, a legal demand): from now on no reader sees any
+    /// version of it, at any instant, past `asOf` included; its pages answer 451 and GraphQL
+    /// `null` with UNAVAILABLE_FOR_LEGAL_REASONS. Staff still read it. Reversible with
+    /// `restoreArticle`; logged like every change. Admin token only. Errors: BAD_INPUT (bad
+    /// id, blank or oversized reason or reference), NOT_FOUND, CONFLICT (already taken down),
+    /// UNAUTHENTICATED, FORBIDDEN (an editor token).
+    async fn take_down_article(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The takedown, with its write options.")] input: TakeDownArticleInput,
+    ) -> async_graphql::Result<ArticlePayload> {
+        writable(ctx)?;
+        admin(ctx, "a takedown")?;
+        let o = options(input.expected_version, input.effective_at, input.idempotency_key)?;
+        let command = A::TakeDown { reason: input.reason, legal_reference: input.legal_reference };
+        execute(ctx, Command::Article(article(&input.id)?, command), o).await?.article()
+    }
+
+    /// Undo a takedown: readers see the article again, as they did before it. Admin token
+    /// only. Errors: BAD_INPUT, NOT_FOUND, CONFLICT (not taken down), UNAUTHENTICATED,
+    /// FORBIDDEN (an editor token).
+    async fn restore_article(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The restoration, with its write options.")] input: RestoreArticleInput,
+    ) -> async_graphql::Result<ArticlePayload> {
+        writable(ctx)?;
+        admin(ctx, "restoring an article")?;
+        let o = options(input.expected_version, input.effective_at, input.idempotency_key)?;
+        let command = A::Restore { reason: input.reason };
+        execute(ctx, Command::Article(article(&input.id)?, command), o).await?.article()
     }
 
     /// Append a correction to a published article. Editor or admin token. Errors: BAD_INPUT (bad

@@ -208,7 +208,10 @@ time_travel_fields! {
         let r = reading(ctx, as_of, known_at, basis, min_position).await?;
         let archive = ctx.data::<Archive>()?;
         let snap = match (id, slug) {
-            (Some(id), None) => archive.article(&r, article_id(&id)?),
+            (Some(id), None) => {
+                let id = article_id(&id)?;
+                archive.check_takedown(&r, id).and_then(|()| archive.article(&r, id))
+            }
             (None, Some(slug)) => archive.article_by_slug(&r, &slug),
             _ => return Err(error(Code::BadInput, "give exactly one of id and slug")),
         }

@@ -86,6 +86,15 @@ impl ArticleObj {
     async fn retraction_reason(&self) -> Option<&str> {
         self.snap.state.retraction_reason.as_deref()
     }
+    /// The takedown in force at this version, for staff (readers never see a taken-down
+    /// article); `null` when none.
+    async fn takedown(&self) -> Option<TakedownObj> {
+        self.snap.state.takedown.as_ref().map(|t| TakedownObj {
+            at: t.at,
+            reason: t.reason.clone(),
+            legal_reference: t.legal_reference.clone(),
+        })
+    }
     /// Bylines as they stood at the instant of the read, with the authors' names as of then.
     async fn bylines(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<BylineObj>> {
         let archive = ctx.data::<Archive>()?;
@@ -503,3 +512,15 @@ pub struct FacetCount {
 }
 
 pub use super::node::*;
+
+/// A takedown: readers see nothing of the article, at any instant, while it is in force.
+#[derive(async_graphql::SimpleObject)]
+#[graphql(name = "Takedown")]
+pub struct TakedownObj {
+    /// When it took effect.
+    at: chrono::DateTime<chrono::Utc>,
+    /// Why.
+    reason: String,
+    /// The order or demand it follows, when given.
+    legal_reference: Option<String>,
+}

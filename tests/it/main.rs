@@ -26,6 +26,7 @@ mod standards;
 mod store;
 mod subscription;
 mod support;
+mod takedown;
 mod time;
 mod transfer;
 mod web;

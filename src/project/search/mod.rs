@@ -133,7 +133,14 @@ pub struct SearchRequest {
     /// Skip counting every match (the caller shows neither a total nor a next page): the top
     /// hits alone let pruning skip most of a broad query's matches.
     pub skip_total: bool,
+    /// Versions the read must not see at any instant (their articles are taken down), by
+    /// position: left out of hits, counts, facets and instants alike.
+    pub hidden: Hidden,
 }
+
+/// Positions of versions no read sees, whatever its instant.
+#[derive(Clone, Debug, Default)]
+pub struct Hidden(pub std::sync::Arc<std::collections::HashSet<u64>>);
 
 /// A matched fragment of a field, matched words in `<mark>`, the rest HTML-escaped.
 #[derive(Clone, Debug, PartialEq, Eq)]

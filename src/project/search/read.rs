@@ -73,7 +73,8 @@ impl SearchIndex {
         let (parsed, query) = self.query_of(request)?;
         let served = self.served();
         let searcher = &served.searcher;
-        let window = Window::new(request.at, served.checkpoint, &served.closed, &served.openings);
+        let window =
+            Window::new(request.at, served.checkpoint, &served.closed, &served.openings, &request.hidden);
         // Statistics as of the read's basis: the same on every node that holds the log that far.
         let stats = super::stats::AtBasis::new(searcher, &served.openings, window.basis());
         let scoring = match request.sort {
@@ -88,7 +89,17 @@ impl SearchIndex {
             let seen = match served.present.get() {
                 Some(seen) if present => seen.clone(),
                 _ => {
-                    let seen = visible::Visible::of(searcher, &window)?;
+                    // Taken-down versions are left out by the collectors' window test; this set
+                    // keeps them, so that one cached set serves every reader.
+                    let everyone = super::Hidden::default();
+                    let superset = Window::new(
+                        request.at,
+                        served.checkpoint,
+                        &served.closed,
+                        &served.openings,
+                        &everyone,
+                    );
+                    let seen = visible::Visible::of(searcher, &superset)?;
                     if present {
                         // Another search may have made it meanwhile: either is the same set.
                         let _ = served.present.set(seen.clone());
@@ -208,7 +219,8 @@ impl SearchIndex {
     pub fn published_instants(&self, request: &SearchRequest) -> Result<Vec<i64>> {
         let (_, query) = self.query_of(request)?;
         let served = self.served();
-        let window = Window::new(request.at, served.checkpoint, &served.closed, &served.openings);
+        let window =
+            Window::new(request.at, served.checkpoint, &served.closed, &served.openings, &request.hidden);
         let weight =
             query.weight(EnableScoring::disabled_from_searcher(&served.searcher)).map_err(query_error)?;
         Ok(collect::gather(&served.searcher, &*weight, &window, None, true, None)?.instants)

@@ -164,6 +164,7 @@ pub(super) struct Window<'a> {
     basis: u64,
     closed: &'a Closed,
     openings: &'a [Arc<Openings>],
+    hidden: &'a std::collections::HashSet<u64>,
 }
 
 impl<'a> Window<'a> {
@@ -175,12 +176,14 @@ impl<'a> Window<'a> {
         checkpoint: Position,
         closed: &'a Closed,
         openings: &'a [Arc<Openings>],
+        hidden: &'a super::Hidden,
     ) -> Window<'a> {
         Window {
             as_of: at.as_of.map_or(i64::MAX, |t| t.timestamp_micros()),
             basis: at.basis.map_or(checkpoint, |b| b.min(checkpoint)).get(),
             closed,
             openings,
+            hidden: &hidden.0,
         }
     }
 
@@ -241,6 +244,9 @@ impl SegmentWindow<'_> {
             }
         }
         if w.as_of != i64::MAX && self.open.eff_from[doc as usize] > w.as_of {
+            return false;
+        }
+        if !w.hidden.is_empty() && w.hidden.contains(&from) {
             return false;
         }
         !self.alive.as_ref().is_some_and(|a| a.is_deleted(doc))

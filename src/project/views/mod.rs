@@ -42,6 +42,9 @@ pub mod db_name {
     pub const COUNTS: &str = "counts";
     /// lowercased name ‖ 0 ‖ author id → ().
     pub const AUTHOR_NAMES: &str = "author_names";
+    /// article id → the positions of every version of an article taken down now (8 bytes
+    /// each): what no reader sees, at any instant.
+    pub const TAKEDOWNS: &str = "takedowns";
     /// `checkpoint`, `built_by`.
     pub const META: &str = "meta";
 }
@@ -54,6 +57,7 @@ struct Tables {
     listings: Database<Bytes, Unit>,
     counts: Database<Bytes, U64<BigEndian>>,
     author_names: Database<Bytes, Unit>,
+    takedowns: Database<Bytes, Bytes>,
     meta: Database<Str, Bytes>,
 }
 
@@ -223,6 +227,7 @@ impl Views {
             listings: env.create_database(&mut wtxn, Some(db_name::LISTINGS))?,
             counts: env.create_database(&mut wtxn, Some(db_name::COUNTS))?,
             author_names: env.create_database(&mut wtxn, Some(db_name::AUTHOR_NAMES))?,
+            takedowns: env.create_database(&mut wtxn, Some(db_name::TAKEDOWNS))?,
             meta: env.create_database(&mut wtxn, Some(db_name::META))?,
         };
         if t.meta.get(&wtxn, "built_by")?.is_none() {
@@ -314,6 +319,10 @@ impl Views {
             let key = effective_key(&entity, event.effective_at.timestamp_micros(), event.position);
             self.t.effective.put(wtxn, &key, &())?;
         }
+        if let (StreamKind::Article(id), Some(State::Article(new))) = (kind, &next) {
+            let was = matches!(&previous, Some(State::Article(old)) if old.takedown.is_some());
+            self.index_takedown(wtxn, &entity, id, was, new.takedown.is_some())?;
+        }
         cache.insert(entity, (next, body_at));
         Ok(())
     }
@@ -367,6 +376,29 @@ impl Views {
                 self.t.listings.put(wtxn, key, &())?;
                 self.bump(wtxn, group, 1)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Keeps the positions of every version of a taken-down article (this event's included),
+    /// or forgets them when the takedown is undone.
+    fn index_takedown(
+        &self,
+        wtxn: &mut RwTxn,
+        entity: &[u8; 17],
+        id: ArticleId,
+        was: bool,
+        is: bool,
+    ) -> Result<()> {
+        let key = id.0.to_bytes();
+        if is {
+            let mut positions = Vec::new();
+            for entry in self.t.states.prefix_iter(wtxn, entity)? {
+                positions.extend_from_slice(&entry?.0[17..25]);
+            }
+            self.t.takedowns.put(wtxn, &key, &positions)?;
+        } else if was {
+            self.t.takedowns.delete(wtxn, &key)?;
         }
         Ok(())
     }

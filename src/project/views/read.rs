@@ -71,6 +71,22 @@ impl ViewReader<'_> {
         Ok(out)
     }
 
+    /// Whether the article is taken down now (whatever the read's instant).
+    pub fn taken_down(&self, id: ArticleId) -> Result<bool> {
+        Ok(self.t.takedowns.get(&self.txn, &id.0.to_bytes())?.is_some())
+    }
+
+    /// The positions of every version of every article taken down now: what no reader sees.
+    pub fn hidden_positions(&self) -> Result<std::collections::HashSet<u64>> {
+        let mut hidden = std::collections::HashSet::new();
+        for entry in self.t.takedowns.iter(&self.txn)? {
+            for p in entry?.1.chunks_exact(8) {
+                hidden.insert(u64::from_be_bytes(p.try_into().expect("8 bytes")));
+            }
+        }
+        Ok(hidden)
+    }
+
     /// The article holding a slug.
     pub fn article_by_slug(&self, slug: &str) -> Result<Option<ArticleId>> {
         Ok(self
@@ -170,6 +186,7 @@ impl ViewReader<'_> {
         raw(self.t.listings.remap_data_type(), db_name::LISTINGS, &mut out)?;
         raw(self.t.counts.remap_data_type(), db_name::COUNTS, &mut out)?;
         raw(self.t.author_names.remap_data_type(), db_name::AUTHOR_NAMES, &mut out)?;
+        raw(self.t.takedowns, db_name::TAKEDOWNS, &mut out)?;
         Ok(out)
     }
 }
