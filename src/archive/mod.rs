@@ -5,11 +5,15 @@
 
 pub mod history;
 mod import;
+mod import_ninjs;
 pub mod limits;
+pub mod ninjs;
 mod read;
 mod snapshot;
 
 pub use import::{ImportError, ImportReport, import};
+pub use import_ninjs::{DEFAULT_RETRACTION, import_ninjs};
+pub use ninjs::export_ninjs;
 pub use read::{READ_YOUR_WRITES_WAIT, ReadRequest, Reading, Revision, parse_instant};
 pub use snapshot::ReadSnapshot;
 

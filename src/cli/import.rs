@@ -28,6 +28,9 @@ pub enum Format {
     Morgue,
     /// The event histories in `shared/data` (`stream`, `seq`, `type`, `payload` with names).
     Corpus,
+    /// IPTC ninjs objects, one article version per line (what `export --format ninjs`
+    /// writes, or another system's items): written through editors' commands.
+    Ninjs,
 }
 
 /// Opens an input file, `-` for standard input, decompressing `.gz`.
@@ -57,7 +60,7 @@ pub(super) fn import(
     let store = data.open_store()?;
     let input = open_input(&file)?;
     let lines: Box<dyn Iterator<Item = std::io::Result<String>>> = match format {
-        Format::Morgue => Box::new(std::io::BufRead::lines(input)),
+        Format::Morgue | Format::Ninjs => Box::new(std::io::BufRead::lines(input)),
         Format::Corpus => Box::new(crate::transfer::corpus::lines(input, &store)),
     };
     let bar = indicatif::ProgressBar::new_spinner();
@@ -67,8 +70,13 @@ pub(super) fn import(
     );
     let started = std::time::Instant::now();
     let head = store.head();
-    let report = crate::archive::import(&store, lines, batch, |n| bar.set_position(n))
-        .with_context(|| format!("importing {}", file.display()))?;
+    let report = match format {
+        Format::Ninjs => crate::archive::import_ninjs(&store, lines, batch, |n| bar.set_position(n)),
+        Format::Morgue | Format::Corpus => {
+            crate::archive::import(&store, lines, batch, |n| bar.set_position(n))
+        }
+    }
+    .with_context(|| format!("importing {}", file.display()))?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     if json {
@@ -83,8 +91,9 @@ pub(super) fn import(
         })?;
         return Ok(ExitCode::SUCCESS);
     }
+    let present = if format == Format::Ninjs { "lines already present" } else { "already present" };
     println!(
-        "imported {} events ({} already present) from {} lines in {secs:.2}s ({:.0} events/s); head {} -> {}",
+        "imported {} events ({} {present}) from {} lines in {secs:.2}s ({:.0} events/s); head {} -> {}",
         report.appended,
         report.skipped,
         report.lines,

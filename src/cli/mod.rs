@@ -29,6 +29,7 @@ mod writer_key;
 
 pub use args::{ProjectorArg, ReplicationArgs, RoleArg, WRITER_KEY_FILE};
 pub use bench::BenchCommand;
+pub use export::ExportFormat;
 pub use http_args::HttpArgs;
 pub use import::{Format, open_input};
 pub use token::TokenCommand;
@@ -152,14 +153,22 @@ pub enum Commands {
     /// names the line and the field; nothing of the batch holding it is appended. Re-running
     /// the same import appends nothing new.
     ///
-    /// Example: `morgue import fixtures/archive.jsonl`
+    /// `--format ninjs` reads IPTC ninjs objects, one article version per line, in order, and
+    /// writes each through the commands editors send: an author is matched by name (or
+    /// registered), an article is drafted, credited and published at `firstCreated`, and later
+    /// versions revise, credit, correct (the `correction` descriptions) or retract it
+    /// (`pubStatus` `canceled`) at `contentCreated`. A `uri` of `urn:morgue:article:<id>`
+    /// keeps its id. A line already imported is skipped.
+    ///
+    /// Example: `morgue import fixtures/archive.jsonl`; `morgue import --format ninjs items.jsonl`
     Import {
         #[command(flatten)]
         /// Data directory.
         data: DataArgs,
         /// The file (`-` for standard input; `.gz` files are decompressed).
         file: PathBuf,
-        /// `morgue` (our own format) or `corpus` (the blog/PEP histories in shared/data).
+        /// `morgue` (our own format), `corpus` (the blog/PEP histories in shared/data) or
+        /// `ninjs` (IPTC ninjs objects, one per line).
         #[arg(long, value_enum, default_value_t = Format::Morgue)]
         format: Format,
         /// Lines per transaction.
@@ -172,19 +181,33 @@ pub enum Commands {
     },
     /// Write the log (or the part after `--from`) as JSON Lines.
     ///
-    /// Example: `morgue export --out archive.jsonl`
+    /// `--format ninjs` writes IPTC ninjs 3.1 instead, and only what readers may see: every
+    /// public version (published or retracted) of every article, one object per line,
+    /// articles in id order and each one's versions oldest first (a version that changes
+    /// nothing ninjs carries is left out); never a draft or a draft's versions, a taken-down
+    /// article, actors or revision notes. Bylines carry the authors' present names.
+    /// `morgue import --format ninjs` of it into an empty archive makes the same articles (the
+    /// same versions with the same texts, sections, tags, statuses, bylines and valid times);
+    /// only `version` and `versionCreated`, this log's own stream version and recording time,
+    /// differ.
+    ///
+    /// Example: `morgue export --out archive.jsonl`; `morgue export --format ninjs --out items.jsonl`
     Export {
         #[command(flatten)]
         /// Data directory.
         data: DataArgs,
-        /// Only events after this position.
+        /// Only events after this position (the morgue format only).
         #[arg(long, default_value_t = 0)]
         from: u64,
         /// Output file (standard output when absent).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Print the summary as JSON: `{"out", "from", "through", "events"}`. Needs --out, so
-        /// that standard output holds the summary alone.
+        /// `morgue` (the whole log, for operators) or `ninjs` (what readers may see).
+        #[arg(long, value_enum, default_value_t = ExportFormat::Morgue)]
+        format: ExportFormat,
+        /// Print the summary as JSON: `{"out", "from", "through", "events"}` (ninjs: `{"out",
+        /// "format", "articles", "objects"}`). Needs --out, so that standard output holds the
+        /// summary alone.
         #[arg(long, requires = "out")]
         json: bool,
     },
@@ -324,7 +347,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Commands::Import { data, file, format, batch, json } => {
             import::import(data, file, format, batch, json)
         }
-        Commands::Export { data, from, out, json } => export::export(data, from, out, json),
+        Commands::Export { data, from, out, format, json } => export::export(data, from, out, format, json),
         Commands::Backup { data, out, json } => backup::backup(data, out, json),
         Commands::Restore { data, from, json } => restore::restore(data, from, json),
         Commands::Generate { articles, revisions, authors, seed, min_words, max_words, out } => {

@@ -428,6 +428,29 @@ impl LogReader<'_> {
         Ok(iter.map(|entry| entry.map(|(_, p)| Position(p)).map_err(Error::from)))
     }
 
+    /// The ids of the streams whose id starts with `prefix` (`article-`), in id order, each
+    /// once: one seek per stream, whatever their lengths.
+    pub fn streams(&self, prefix: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let mut from = Bound::Included(prefix.as_bytes().to_vec());
+        loop {
+            let range = (from.as_ref().map(Vec::as_slice), Bound::Unbounded);
+            let Some(entry) = self.tables.streams.range(&self.txn, &range)?.next() else { break };
+            let (key, position) = entry?;
+            if !key.starts_with(prefix.as_bytes()) {
+                break;
+            }
+            let (stream, _) = codec::split_stream_key(key).ok_or_else(|| Error::Corrupt {
+                position: Position(position),
+                reason: "a streams key without a version".into(),
+            })?;
+            out.push(stream.to_owned());
+            // Past this stream's last possible key: its id, the 0 byte, the largest version.
+            from = Bound::Excluded(codec::stream_key(stream, u64::MAX));
+        }
+        Ok(out)
+    }
+
     /// The stream's last version and its position; `None` when the stream does not exist.
     pub fn stream_head(&self, stream: &str) -> Result<Option<(u64, Position)>> {
         writer::stream_head(self.tables, &self.txn, stream)

@@ -6,8 +6,11 @@
 //! `version`, `type`, `effective_at`, `actor` and `payload`: it is checked against the domain's
 //! rules and appended, with an idempotency key derived from its content, so running the same
 //! import twice appends nothing the second time.
+//!
+//! [`ninjs`] is the other format: IPTC ninjs objects, one version of an article each.
 
 pub mod corpus;
+pub mod ninjs;
 
 use std::io::Write;
 

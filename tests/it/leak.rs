@@ -339,3 +339,50 @@ fn feeds_and_json_ld_show_no_word_that_was_never_public() {
     let (_, feed) = get(&s, "/feeds/atom?section=city");
     assert!(feed.contains("Harbour ice breaks early"), "the public story is in the feed: {feed}");
 }
+
+/// IPTC ninjs (the page's representation at every basis and instant, and the export) shows
+/// only public versions; a story that was never public has none.
+#[test]
+fn ninjs_shows_no_word_that_was_never_public() {
+    let s = Server::start();
+    let story = secret_story(&s);
+    let draft_only = s.ok(
+        Some(&s.editor),
+        "mutation { draftArticle(input: {headline: \"Quixoticwombat plans\", body: \"zanzibarquokka\", section: \"city\"}) { article { slug } } }",
+        json!({}),
+    )["draftArticle"]["article"]["slug"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    s.archive.projections().unwrap().catch_up(std::time::Duration::from_secs(30)).unwrap();
+    let ninjs = |path: &str, accept: &str| {
+        s.rt.block_on(async {
+            let r = s.http.get(format!("{}{path}", s.base)).header("accept", accept).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        })
+    };
+    let bases =
+        story.draft_positions.iter().chain([&story.published_position]).map(|b| format!("&basis={b}"));
+    for time in bases.chain(["".into(), "&asOf=1900-01-01".into(), "&asOf=2999-01-01".into()]) {
+        for slug in [&story.slug, &draft_only] {
+            for (path, accept) in [
+                (format!("/articles/{slug}.ninjs.json?{time}"), "text/html"),
+                (format!("/articles/{slug}?{time}"), "application/ninjs+json"),
+            ] {
+                let (status, body) = ninjs(&path, accept);
+                assert!(status == 200 || status == 404, "{path}: {status}");
+                assert!(slug == &story.slug || status == 404, "{path} was never public");
+                assert_clean(&path, &body);
+            }
+        }
+    }
+    let (_, present) = ninjs(&format!("/articles/{}.ninjs.json", story.slug), "*/*");
+    assert!(present.contains("a week early"), "the public version is shown: {present}");
+
+    let mut export = Vec::new();
+    let objects = morgue::archive::export_ninjs(s.archive.store(), &mut export, |_| {}).unwrap();
+    let export = String::from_utf8(export).unwrap();
+    assert_clean("the ninjs export", &export);
+    assert_eq!(objects, 2, "the publication and the revision after it: {export}");
+    assert!(!export.contains("Quixoticwombat plans"), "{export}");
+}

@@ -15,6 +15,8 @@ mod hostile;
 mod layout;
 mod leak;
 mod memento;
+mod ninjs;
+mod ninjs_import;
 mod operations;
 mod project;
 mod replicate;

@@ -6,6 +6,7 @@
 mod feed;
 mod markdown;
 mod memento;
+mod ninjs;
 mod pages;
 
 use axum::Router;
@@ -177,9 +178,21 @@ async fn article(
     Query(params): Query<Params>,
     headers: HeaderMap,
 ) -> Response {
+    // IPTC ninjs: always at `{slug}.ninjs.json`; here when `Accept` prefers it to HTML.
+    if let Some(slug) = ninjs::suffixed(&slug) {
+        return ninjs::answer(&state, slug.to_owned(), &params).await;
+    }
     let resource = memento::Resource::Article(slug.clone());
-    let page = article_page(State(state.clone()), Path(slug), Query(params.clone()), pages::article);
-    time_travel(&state, &params, &headers, resource, NO_ARTICLE, page).await
+    let as_ninjs = ninjs::wanted(&headers);
+    let page = async {
+        if as_ninjs {
+            ninjs::answer(&state, slug.clone(), &params).await
+        } else {
+            article_page(State(state.clone()), Path(slug.clone()), Query(params.clone()), pages::article)
+                .await
+        }
+    };
+    ninjs::vary(time_travel(&state, &params, &headers, resource, NO_ARTICLE, page).await)
 }
 
 /// Memento around a page: with `Accept-Datetime` (and no `asOf` or `basis` of its own) the
