@@ -19,7 +19,7 @@ pub use snapshot::ReadSnapshot;
 
 // What the read side answers with, re-exported so the API layers speak only to the archive.
 pub use crate::project::search::{SearchRequest, SearchResults, Sort};
-pub use crate::project::views::{Group, Page, Snapshot};
+pub use crate::project::views::{ArticleFacts, Group, Page, Snapshot};
 pub use crate::project::{At, ProjectorStatus, Which};
 pub use crate::store::RecordedEvent;
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::Archive;
 use crate::domain::{Article, ArticleId, ArticleStatus, Author, AuthorId, StreamKind};
 use crate::project::search::{SearchRequest, SearchResults};
-use crate::project::views::{Group, Page, Snapshot};
+use crate::project::views::{ArticleFacts, Group, Page, Snapshot};
 use crate::project::{At, Projections, ProjectorStatus};
 use crate::store::RecordedEvent;
 use crate::{Error, Position, Result};
@@ -125,7 +125,12 @@ impl Archive {
     /// revisions and its diffs passes here; searches, listings and timelines leave out the
     /// versions of taken-down articles by the same table ([`Archive::search`]).
     pub fn may_see(reading: &Reading, article: &Article) -> bool {
-        reading.staff || (article.status != ArticleStatus::Draft && article.takedown.is_none())
+        Self::may_see_version(reading, article.status, article.takedown.is_some())
+    }
+
+    /// [`Archive::may_see`] on a version's status and whether a takedown was in force then.
+    pub fn may_see_version(reading: &Reading, status: ArticleStatus, taken_down: bool) -> bool {
+        reading.staff || (status != ArticleStatus::Draft && !taken_down)
     }
 
     /// Whether a takedown hides the article from this reader (never from staff).
@@ -219,6 +224,26 @@ impl Archive {
             .collect())
     }
 
+    /// [`Archive::article_history`] without the text: every version the reader may see, oldest
+    /// first, up to the reading, for lists of versions (feeds, TimeMaps) that must stay cheap
+    /// whatever the length of the history and of the article.
+    pub fn article_history_facts(
+        &self,
+        reading: &Reading,
+        id: ArticleId,
+    ) -> Result<Vec<Snapshot<ArticleFacts>>> {
+        if self.taken_down_for(reading, id)? {
+            return Ok(Vec::new());
+        }
+        let views = self.projections_or_err()?.views();
+        let all = views.read()?.article_facts(id)?;
+        Ok(all
+            .into_iter()
+            .take_while(|s| s.position <= reading.basis)
+            .filter(|s| Self::may_see_version(reading, s.state.status, s.state.takedown.is_some()))
+            .collect())
+    }
+
     /// The articles written to by the last `events` events up to the reading's basis, most
     /// recent first: ids only, for callers that then read each through [`Archive::may_see`]
     /// (feeds of what changed). Bounded by `events`.
@@ -227,8 +252,8 @@ impl Archive {
         let limit = usize::try_from(reading.basis.get() - from.get()).unwrap_or(usize::MAX);
         let mut seen = std::collections::HashSet::new();
         let mut ids = Vec::new();
-        for event in self.store.read_all(from, limit)?.into_iter().rev() {
-            if let Some(StreamKind::Article(id)) = StreamKind::parse(&event.stream)
+        for stream in self.store.reader()?.streams_after(from, limit)?.into_iter().rev() {
+            if let Some(StreamKind::Article(id)) = StreamKind::parse(&stream)
                 && seen.insert(id)
             {
                 ids.push(id);

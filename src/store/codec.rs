@@ -83,6 +83,22 @@ pub fn checksum_of(event: &RecordedEvent) -> Hash {
     checksum
 }
 
+/// The stream a stored record belongs to, read from its header alone: no payload is copied
+/// and the checksum is not checked (for listings of streams, never for content).
+pub fn stream_of_record(bytes: &[u8]) -> Result<String, DecodeError> {
+    let mut r = Reader { bytes, at: 0 };
+    let format = r.u8("format")?;
+    if format != RECORD_FORMAT {
+        return Err(DecodeError::UnknownFormat(format));
+    }
+    r.u64("position")?;
+    r.u64("version")?;
+    r.instant("recorded_at")?;
+    r.instant("effective_at")?;
+    r.u16("schema_version")?;
+    r.string("stream")
+}
+
 /// Decodes a record and checks its checksum.
 pub fn decode_record(bytes: &[u8]) -> Result<RecordedEvent, DecodeError> {
     let mut r = Reader { bytes, at: 0 };

@@ -406,6 +406,18 @@ impl LogReader<'_> {
         }))
     }
 
+    /// The streams of the events after `after`, at most `limit` of them, in position order:
+    /// read from the records' headers alone (no payload is copied).
+    pub fn streams_after(&self, after: Position, limit: usize) -> Result<Vec<String>> {
+        self.raw_after(after)?
+            .take(limit)
+            .map(|entry| {
+                let (position, bytes) = entry?;
+                codec::stream_of_record(bytes).map_err(|e| Error::Corrupt { position, reason: e.to_string() })
+            })
+            .collect()
+    }
+
     /// The raw stored records after `after`: position and bytes, undecoded.
     pub fn raw_after(&self, after: Position) -> Result<impl Iterator<Item = Result<(Position, &[u8])>> + '_> {
         let start = after.0.saturating_add(1);

@@ -15,8 +15,8 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::Params;
-use crate::archive::{Archive, Reading, SearchRequest, Snapshot, Sort};
-use crate::domain::{Article, ArticleStatus, AuthorId};
+use crate::archive::{Archive, ArticleFacts, Reading, SearchRequest, Snapshot, Sort};
+use crate::domain::{ArticleStatus, AuthorId};
 use crate::{Error, Result};
 
 /// Entries a feed holds at most.
@@ -34,7 +34,7 @@ enum Item {
         updated: DateTime<Utc>,
         link: String,
         text: String,
-        snap: Box<Snapshot<Article>>,
+        snap: Box<Snapshot<ArticleFacts>>,
     },
     Deleted {
         reference: String,
@@ -95,17 +95,17 @@ fn items_of(
     id: crate::domain::ArticleId,
     until: DateTime<Utc>,
 ) -> Result<Vec<Item>> {
-    let history: Vec<Snapshot<Article>> =
-        archive.article_history(r, id)?.into_iter().filter(|s| s.effective_at <= until).collect();
+    let history: Vec<Snapshot<ArticleFacts>> =
+        archive.article_history_facts(r, id)?.into_iter().filter(|s| s.effective_at <= until).collect();
     let mut items = Vec::new();
     let Some(first) = history.first() else { return Ok(items) };
-    let page = |snap: &Snapshot<Article>, at: DateTime<Utc>| {
+    let page = |snap: &Snapshot<ArticleFacts>, at: DateTime<Utc>| {
         format!("{base}/articles/{}{}", snap.state.slug, query_of(&[("asOf", Some(instant(at)))]))
     };
     let publication_id = format!("urn:morgue:article:{}", first.state.id);
     let published_at = first.state.first_published_at.unwrap_or(first.effective_at);
     let mut corrections = 0;
-    let mut retracted: Option<&Snapshot<Article>> = None;
+    let mut retracted: Option<&Snapshot<ArticleFacts>> = None;
     for snap in &history {
         for (n, c) in snap.state.corrections.iter().enumerate().skip(corrections) {
             items.push(Item::Entry {

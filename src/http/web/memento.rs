@@ -70,7 +70,7 @@ pub(super) fn mementos(archive: &Archive, r: &Reading, resource: &Resource) -> R
     let mut instants: Vec<DateTime<Utc>> = match resource {
         Resource::Article(slug) => {
             let Some(id) = article_id(archive, r, slug)? else { return Ok(None) };
-            archive.article_history(r, id)?.into_iter().map(|s| s.effective_at).collect()
+            archive.article_history_facts(r, id)?.into_iter().map(|s| s.effective_at).collect()
         }
         Resource::Author(id) => archive.author_history(r, *id)?.into_iter().map(|s| s.effective_at).collect(),
     };

@@ -22,8 +22,8 @@ mod read;
 mod snapshot;
 
 pub use read::ViewReader;
-pub use snapshot::Stated;
-use snapshot::{decode_snapshot, encode_snapshot};
+pub use snapshot::{ArticleFacts, Stated};
+use snapshot::{decode_facts, decode_snapshot, encode_snapshot};
 
 /// What built a views generation; a different value means "rebuild".
 pub const VIEWS_VERSION: &str = "views/2 (snapshots zstd)";

@@ -5,8 +5,8 @@ use heed::types::Bytes;
 use heed::{Database, RoTxn, WithoutTls};
 
 use super::{
-    DumpRow, Group, Page, Snapshot, Stated, Tables, db_name, decode_snapshot, effective_key, entity_key,
-    read_checkpoint, state_key,
+    ArticleFacts, DumpRow, Group, Page, Snapshot, Stated, Tables, db_name, decode_facts, decode_snapshot,
+    effective_key, entity_key, read_checkpoint, state_key,
 };
 use crate::Position;
 use crate::domain::{Article, ArticleId, Author, AuthorId, StreamKind};
@@ -67,6 +67,16 @@ impl ViewReader<'_> {
         let mut out = Vec::new();
         for entry in self.t.states.prefix_iter(&self.txn, &entity)? {
             out.push(decode_snapshot(self.t, &self.txn, &entity, entry?.1)?);
+        }
+        Ok(out)
+    }
+
+    /// Every version of an article without its text, oldest first.
+    pub fn article_facts(&self, id: ArticleId) -> Result<Vec<Snapshot<ArticleFacts>>> {
+        let entity = entity_key(StreamKind::Article(id));
+        let mut out = Vec::new();
+        for entry in self.t.states.prefix_iter(&self.txn, &entity)? {
+            out.push(decode_facts(entry?.1)?);
         }
         Ok(out)
     }

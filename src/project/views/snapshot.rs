@@ -119,6 +119,40 @@ pub(super) fn decode_with_body<T: Stated>(
     Ok((snap, body_at))
 }
 
+/// An article's state without its text: what lists of its versions need (feeds, TimeMaps),
+/// read without fetching or keeping any body, so a long history of long articles stays cheap.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+pub struct ArticleFacts {
+    /// Id.
+    pub id: crate::domain::ArticleId,
+    /// URL name.
+    pub slug: String,
+    /// Headline.
+    pub headline: String,
+    /// Summary.
+    pub summary: Option<String>,
+    /// Section.
+    pub section: String,
+    /// Status.
+    pub status: crate::domain::ArticleStatus,
+    /// Credits.
+    pub bylines: Vec<crate::domain::Byline>,
+    /// Corrections, oldest first.
+    pub corrections: Vec<crate::domain::Correction>,
+    /// When it was first published.
+    pub first_published_at: Option<DateTime<chrono::Utc>>,
+    /// Why it was retracted.
+    pub retraction_reason: Option<String>,
+    /// The takedown in force at this version.
+    #[serde(default)]
+    pub takedown: Option<crate::domain::Takedown>,
+}
+
+/// The facts of the snapshot in `bytes` (its body, wherever it is, is skipped).
+pub(super) fn decode_facts(bytes: &[u8]) -> Result<Snapshot<ArticleFacts>> {
+    Ok(decode_alone::<ArticleFacts>(bytes)?.0)
+}
+
 /// The snapshot in `bytes` alone, and where its body is if another snapshot holds it.
 fn decode_alone<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<(Snapshot<T>, Option<u64>)> {
     let corrupt = || Error::Corrupt("state snapshot is damaged".into());
