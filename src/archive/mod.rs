@@ -9,6 +9,7 @@ mod import_ninjs;
 pub mod limits;
 pub mod ninjs;
 mod read;
+mod rule;
 mod snapshot;
 
 pub use import::{ImportError, ImportReport, import};
@@ -238,8 +239,20 @@ impl Archive {
         }
         let correlation_id = ulid::Ulid::new().to_string();
         let stream = command.stream();
+        // The instant the command takes effect: a schedule must lie after it, and a scheduled
+        // publication that took effect by then counts as a publication.
+        let at = options.effective_at.unwrap_or_else(Utc::now);
+        if let Command::Article(_, ArticleCommand::Schedule { at: when }) = &command
+            && *when <= at
+        {
+            return Err(domain::Rejection::invalid(
+                "effectiveAt",
+                format!("a scheduled publication lies in the future; {when} is not after {at}"),
+            )
+            .into());
+        }
         for _ in 0..RETRIES {
-            let (version, events) = self.decide(&command)?;
+            let (version, events) = self.decide(&command, at)?;
             if let Some(expected) = options.expected_version
                 && expected != version
             {
@@ -285,10 +298,11 @@ impl Archive {
     }
 
     /// Loads state, decides, and works out the claims of the events.
-    fn decide(&self, command: &Command) -> Result<(u64, Vec<Event>)> {
+    fn decide(&self, command: &Command, at: DateTime<Utc>) -> Result<(u64, Vec<Event>)> {
         let (version, mut events) = match command {
             Command::Article(id, cmd) => {
                 let (version, state) = self.article_state(*id)?;
+                let state = state.map(|a| a.settled(at));
                 let author = match command.referenced_author() {
                     Some(author_id) => self.author_state(author_id)?.1,
                     None => None,

@@ -55,16 +55,35 @@ pub fn export_ninjs(store: &Store, out: &mut impl Write, mut progress: impl FnMu
         if !present.is_some_and(|a| Archive::may_see(&reading, &a)) {
             continue;
         }
-        let (mut state, mut last): (Option<Article>, Option<Ninjs>) = (None, None);
+        let mut versions: Vec<Snapshot<Article>> = Vec::new();
+        let mut state: Option<Article> = None;
         for position in reader.stream_positions(&stream, 1)? {
             let event = reader.event(position?)?;
             let (decoded, meta) = super::decode(&event)?;
             state = Article::apply(state, id, &decoded, meta);
-            let Some(article) = state.as_ref().filter(|a| a.version == event.version) else { continue };
-            if !Archive::may_see(&reading, article) {
+            if let Some(article) = state.as_ref().filter(|a| a.version == event.version) {
+                versions.push(Snapshot {
+                    state: article.clone(),
+                    version: event.version,
+                    position: event.position,
+                    effective_at: event.effective_at,
+                    recorded_at: event.recorded_at,
+                });
+            }
+        }
+        // The one rule over the whole history (a schedule called off before its instant was
+        // never public), each version as it stands now.
+        let seen = Archive::seen_versions(&reading, &versions, |s| {
+            (s.state.status, s.state.takedown.is_some(), s.state.scheduled_at)
+        });
+        let now = chrono::Utc::now();
+        let mut last: Option<Ninjs> = None;
+        for (snap, seen) in versions.into_iter().zip(seen) {
+            if !seen {
                 continue;
             }
-            let ninjs = crate::transfer::ninjs::of(article, |a| names.get(&a).cloned(), event.recorded_at);
+            let article = snap.state.settled(now);
+            let ninjs = crate::transfer::ninjs::of(&article, |a| names.get(&a).cloned(), snap.recorded_at);
             if last.as_ref().is_some_and(|l| l.same_content(&ninjs)) {
                 continue;
             }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::Archive;
-use crate::domain::{Article, ArticleId, ArticleStatus, Author, AuthorId, StreamKind};
+use crate::domain::{Article, ArticleId, Author, AuthorId, StreamKind};
 use crate::project::search::{SearchRequest, SearchResults};
 use crate::project::views::{ArticleFacts, Group, Page, Snapshot};
 use crate::project::{At, Projections, ProjectorStatus};
@@ -118,54 +118,6 @@ impl Archive {
         Ok(Position(lo))
     }
 
-    /// The one rule of what a reader may see of an article: staff see every version; anyone
-    /// else sees a version only if it was public (published or retracted, with its notice) and
-    /// the article is not taken down now ([`Archive::taken_down_for`]: a takedown hides every
-    /// version, at every instant). Every read of an article's state, its versions, its
-    /// revisions and its diffs passes here; searches, listings and timelines leave out the
-    /// versions of taken-down articles by the same table ([`Archive::search`]).
-    pub fn may_see(reading: &Reading, article: &Article) -> bool {
-        Self::may_see_version(reading, article.status, article.takedown.is_some())
-    }
-
-    /// [`Archive::may_see`] on a version's status and whether a takedown was in force then.
-    pub fn may_see_version(reading: &Reading, status: ArticleStatus, taken_down: bool) -> bool {
-        reading.staff || (status != ArticleStatus::Draft && !taken_down)
-    }
-
-    /// Whether a takedown hides the article from this reader (never from staff).
-    pub fn taken_down_for(&self, reading: &Reading, id: ArticleId) -> Result<bool> {
-        if reading.staff {
-            return Ok(false);
-        }
-        Ok(self.projections_or_err()?.views().read()?.taken_down(id)?)
-    }
-
-    /// Why a reader may not see an article, when a takedown hides it: the notice (the date
-    /// and the legal reference) as an UNAVAILABLE_FOR_LEGAL_REASONS error. `Ok` otherwise.
-    pub fn check_takedown(&self, reading: &Reading, id: ArticleId) -> Result<()> {
-        if !self.taken_down_for(reading, id)? {
-            return Ok(());
-        }
-        let views = self.projections_or_err()?.views();
-        let head = views.read()?.article(id, crate::project::At::default())?;
-        match head.and_then(|s| s.state.takedown) {
-            Some(t) => {
-                Err(Error::UnavailableForLegalReasons { at: t.at, legal_reference: t.legal_reference })
-            }
-            None => Ok(()),
-        }
-    }
-
-    fn visible(
-        &self,
-        reading: &Reading,
-        snapshot: Option<Snapshot<Article>>,
-    ) -> Result<Option<Snapshot<Article>>> {
-        let Some(s) = snapshot.filter(|s| Self::may_see(reading, &s.state)) else { return Ok(None) };
-        Ok((!self.taken_down_for(reading, s.state.id)?).then_some(s))
-    }
-
     /// Refuses the raw log (events, their actors and payloads) to anyone but staff.
     pub fn staff_only(staff: bool, what: &str) -> Result<()> {
         if staff {
@@ -216,11 +168,17 @@ impl Archive {
             return Ok(Vec::new());
         }
         let views = self.projections_or_err()?.views();
-        let all = views.read()?.history::<Article>(StreamKind::Article(id))?;
+        let mut all = views.read()?.history::<Article>(StreamKind::Article(id))?;
+        all.retain(|s| s.position <= reading.basis);
+        let seen = Self::seen_versions(reading, &all, |s| {
+            (s.state.status, s.state.takedown.is_some(), s.state.scheduled_at)
+        });
+        let t = Self::instant(reading);
         Ok(all
             .into_iter()
-            .take_while(|s| s.position <= reading.basis)
-            .filter(|s| Self::may_see(reading, &s.state))
+            .zip(seen)
+            .filter(|(_, seen)| *seen)
+            .map(|(s, _)| Snapshot { state: s.state.settled(t), ..s })
             .collect())
     }
 
@@ -236,11 +194,17 @@ impl Archive {
             return Ok(Vec::new());
         }
         let views = self.projections_or_err()?.views();
-        let all = views.read()?.article_facts(id)?;
+        let mut all = views.read()?.article_facts(id)?;
+        all.retain(|s| s.position <= reading.basis);
+        let seen = Self::seen_versions(reading, &all, |s| {
+            (s.state.status, s.state.takedown.is_some(), s.state.scheduled_at)
+        });
+        let t = Self::instant(reading);
         Ok(all
             .into_iter()
-            .take_while(|s| s.position <= reading.basis)
-            .filter(|s| Self::may_see_version(reading, s.state.status, s.state.takedown.is_some()))
+            .zip(seen)
+            .filter(|(_, seen)| *seen)
+            .map(|(s, _)| Snapshot { state: s.state.settled(t), ..s })
             .collect())
     }
 

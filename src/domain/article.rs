@@ -88,6 +88,9 @@ pub struct Article {
     /// The takedown in force, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub takedown: Option<Takedown>,
+    /// A draft's scheduled publication: readers see it from then on, as published then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_at: Option<DateTime<Utc>>,
 }
 
 impl Article {
@@ -114,9 +117,12 @@ impl Article {
                 updated_at: meta.effective_at,
                 version: 0,
                 takedown: None,
+                scheduled_at: None,
             },
             (None, _) => return None,
-            (Some(mut a), event) => {
+            (Some(a), event) => {
+                // A scheduled publication that took effect before this event is a publication.
+                let mut a = a.settled(meta.effective_at);
                 match event {
                     Event::ArticleRevised(r) => {
                         if let Some(v) = &r.headline {
@@ -139,7 +145,10 @@ impl Article {
                         a.status = ArticleStatus::Published;
                         a.first_published_at.get_or_insert(meta.effective_at);
                         a.published_at = Some(meta.effective_at);
+                        a.scheduled_at = None;
                     }
+                    Event::ArticleScheduled(s) => a.scheduled_at = Some(s.at),
+                    Event::ArticleUnscheduled(_) => a.scheduled_at = None,
                     Event::ArticleRetracted(r) => {
                         a.status = ArticleStatus::Retracted;
                         a.retraction_reason = Some(r.reason.clone());
@@ -179,6 +188,33 @@ impl Article {
     /// Whether readers may see it: published, and not taken down.
     pub fn is_public(&self) -> bool {
         self.status == ArticleStatus::Published && self.takedown.is_none()
+    }
+
+    /// From when readers see this version, if ever: when it was published, or when its
+    /// scheduled publication takes effect (possibly later than now); never while taken down.
+    pub fn public_from(&self) -> Option<DateTime<Utc>> {
+        if self.takedown.is_some() {
+            return None;
+        }
+        match self.status {
+            ArticleStatus::Published => self.published_at,
+            ArticleStatus::Draft => self.scheduled_at,
+            ArticleStatus::Retracted => None,
+        }
+    }
+
+    /// The article as it stands at `t`: a scheduled publication that has taken effect by then
+    /// is a publication (at its scheduled instant).
+    pub fn settled(mut self, t: DateTime<Utc>) -> Article {
+        if let (ArticleStatus::Draft, Some(at)) = (self.status, self.scheduled_at)
+            && at <= t
+        {
+            self.status = ArticleStatus::Published;
+            self.first_published_at.get_or_insert(at);
+            self.published_at = Some(at);
+            self.scheduled_at = None;
+        }
+        self
     }
 }
 
@@ -235,6 +271,18 @@ pub fn decide(
             }
             Ok(vec![Event::ArticleRevised(revision)])
         }
+        ArticleCommand::Schedule { at } => match article.status {
+            ArticleStatus::Draft => Ok(vec![Event::ArticleScheduled(ArticleScheduled { at: *at })]),
+            ArticleStatus::Published => conflict(format!("article {id} is already published")),
+            ArticleStatus::Retracted => {
+                conflict(format!("article {id} is retracted and cannot be published"))
+            }
+        },
+        ArticleCommand::Unschedule => match (article.status, article.scheduled_at) {
+            (ArticleStatus::Draft, Some(_)) => Ok(vec![Event::ArticleUnscheduled(ArticleUnscheduled {})]),
+            (ArticleStatus::Draft, None) => conflict(format!("article {id} has no scheduled publication")),
+            _ => conflict(format!("article {id} is already published: its schedule has taken effect")),
+        },
         ArticleCommand::Publish => match article.status {
             ArticleStatus::Draft => Ok(vec![Event::ArticlePublished(ArticlePublished {})]),
             ArticleStatus::Published => conflict(format!("article {id} is already published")),

@@ -73,6 +73,8 @@ fn article_command(event: &Event) -> Option<ArticleCommand> {
             ArticleCommand::TakeDown { reason: t.reason, legal_reference: t.legal_reference }
         }
         Event::ArticleRestored(r) => ArticleCommand::Restore { reason: r.reason },
+        Event::ArticleScheduled(s) => ArticleCommand::Schedule { at: s.at },
+        Event::ArticleUnscheduled(_) => ArticleCommand::Unschedule,
         _ => return None,
     })
 }

@@ -72,6 +72,13 @@ pub enum ArticleCommand {
     },
     /// Make it public.
     Publish,
+    /// Make it public at a later instant (recorded now, in effect then); again to reschedule.
+    Schedule {
+        /// When readers see it.
+        at: chrono::DateTime<chrono::Utc>,
+    },
+    /// Call off a scheduled publication before it takes effect.
+    Unschedule,
     /// Withdraw it.
     Retract {
         /// Why.
@@ -206,7 +213,14 @@ impl Command {
                     }
                     optional("note", note.as_deref(), limits::NOTE)
                 }
-                ArticleCommand::Publish => Ok(()),
+                ArticleCommand::Publish | ArticleCommand::Unschedule => Ok(()),
+                ArticleCommand::Schedule { at } => {
+                    if crate::store::limits::instant_in_range(*at) {
+                        Ok(())
+                    } else {
+                        Err(Rejection::invalid("effectiveAt", "outside the years 1 to 9999"))
+                    }
+                }
                 ArticleCommand::Retract { reason } => required("reason", reason, limits::NOTE),
                 ArticleCommand::AppendCorrection { text } => required("text", text, limits::NOTE),
                 ArticleCommand::AddByline { role, .. } => optional("role", role.as_deref(), limits::ROLE),

@@ -157,6 +157,17 @@ pub struct BylineRemoved {
     pub author_id: AuthorId,
 }
 
+/// The article's publication was scheduled: recorded now, it takes effect at `at`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArticleScheduled {
+    /// When readers see it.
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A scheduled publication was called off before it took effect: the article is a draft again.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArticleUnscheduled {}
+
 /// The article was taken down: hidden from readers at every instant, kept for staff.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArticleTakenDown {
@@ -190,6 +201,8 @@ pub enum Event {
     BylineRemoved(BylineRemoved),
     ArticleTakenDown(ArticleTakenDown),
     ArticleRestored(ArticleRestored),
+    ArticleScheduled(ArticleScheduled),
+    ArticleUnscheduled(ArticleUnscheduled),
 }
 
 /// Why a stored event could not be read as a morgue event.
@@ -219,7 +232,7 @@ pub enum DecodeError {
 }
 
 /// Every event type's name, in a fixed order.
-pub const EVENT_TYPES: [&str; 11] = [
+pub const EVENT_TYPES: [&str; 13] = [
     "AuthorRegistered",
     "AuthorRenamed",
     "ArticleDrafted",
@@ -231,6 +244,8 @@ pub const EVENT_TYPES: [&str; 11] = [
     "BylineRemoved",
     "ArticleTakenDown",
     "ArticleRestored",
+    "ArticleScheduled",
+    "ArticleUnscheduled",
 ];
 
 impl Event {
@@ -248,6 +263,8 @@ impl Event {
             Event::BylineRemoved(_) => EVENT_TYPES[8],
             Event::ArticleTakenDown(_) => EVENT_TYPES[9],
             Event::ArticleRestored(_) => EVENT_TYPES[10],
+            Event::ArticleScheduled(_) => EVENT_TYPES[11],
+            Event::ArticleUnscheduled(_) => EVENT_TYPES[12],
         }
     }
 
@@ -270,6 +287,8 @@ impl Event {
             Event::BylineRemoved(p) => serde_json::to_vec(p),
             Event::ArticleTakenDown(p) => serde_json::to_vec(p),
             Event::ArticleRestored(p) => serde_json::to_vec(p),
+            Event::ArticleScheduled(p) => serde_json::to_vec(p),
+            Event::ArticleUnscheduled(p) => serde_json::to_vec(p),
         };
         value.expect("payload structs of strings and ids always serialize")
     }
@@ -303,6 +322,8 @@ impl Event {
             "BylineRemoved" => Event::BylineRemoved(serde_json::from_slice(payload).map_err(bad)?),
             "ArticleTakenDown" => Event::ArticleTakenDown(serde_json::from_slice(payload).map_err(bad)?),
             "ArticleRestored" => Event::ArticleRestored(serde_json::from_slice(payload).map_err(bad)?),
+            "ArticleScheduled" => Event::ArticleScheduled(serde_json::from_slice(payload).map_err(bad)?),
+            "ArticleUnscheduled" => Event::ArticleUnscheduled(serde_json::from_slice(payload).map_err(bad)?),
             other => return Err(DecodeError::UnknownType(other.to_owned())),
         };
         Ok(event)
@@ -335,6 +356,7 @@ impl Event {
             Event::CorrectionAppended(_) => vec!["corrections"],
             Event::BylineAdded(_) | Event::BylineRemoved(_) => vec!["bylines"],
             Event::ArticleTakenDown(_) | Event::ArticleRestored(_) => vec!["takedown"],
+            Event::ArticleScheduled(_) | Event::ArticleUnscheduled(_) => vec!["scheduledAt"],
         }
     }
 

@@ -47,7 +47,8 @@ macro_rules! inputs {
             /// whatever the current version is.
             pub expected_version: Option<i32>,
             /// When the change took effect (imports of old content); default: now. BAD_INPUT if
-            /// in the future, before the previous change to the same article or author, or
+            /// in the future (except in `publishArticle`, where a future instant schedules the
+            /// publication), before the previous change to the same article or author, or
             /// outside the years 1 to 9999.
             pub effective_at: Option<Instant>,
             /// Makes retries safe: the same key and input answer the first write again (nothing
@@ -112,6 +113,11 @@ inputs! {
     }
     /// Publish a draft.
     PublishArticleInput {
+        /// The article's id.
+        id: ID,
+    }
+    /// Call off a scheduled publication.
+    UnscheduleArticleInput {
         /// The article's id.
         id: ID,
     }
@@ -386,7 +392,12 @@ impl MutationRoot {
         execute(ctx, command, o).await?.article()
     }
 
-    /// Publish a draft. Editor or admin token. Errors: BAD_INPUT (bad id, bad `effectiveAt`),
+    /// Publish a draft, now or later: an `effectiveAt` in the future schedules the publication
+    /// (recorded now, it takes effect then; readers see nothing of it before, on any path, and
+    /// everything from then on with no further write; staff see status SCHEDULED and
+    /// `scheduledAt`). Publishing a scheduled draft again reschedules it (or, without
+    /// `effectiveAt`, publishes it now); `unscheduleArticle` calls it off. Editor or admin
+    /// token. Errors: BAD_INPUT (bad id, bad `effectiveAt`),
     /// NOT_FOUND (no such article), CONFLICT (already published or retracted; `expectedVersion`
     /// mismatch, with `extensions.actualVersion`; idempotency key reused with other input),
     /// UNAUTHENTICATED.
@@ -396,8 +407,30 @@ impl MutationRoot {
         #[graphql(desc = "The change, with its write options.")] input: PublishArticleInput,
     ) -> async_graphql::Result<ArticlePayload> {
         writable(ctx)?;
+        let mut o = options(input.expected_version, input.effective_at, input.idempotency_key)?;
+        let id = article(&input.id)?;
+        // A future instant schedules the publication: recorded now, in effect then.
+        let command = match o.effective_at.filter(|at| *at > chrono::Utc::now()) {
+            Some(at) => {
+                o.effective_at = None;
+                A::Schedule { at }
+            }
+            None => A::Publish,
+        };
+        execute(ctx, Command::Article(id, command), o).await?.article()
+    }
+
+    /// Call off a scheduled publication before it takes effect: the article is a draft
+    /// again. Editor or admin token. Errors: BAD_INPUT (bad id), NOT_FOUND, CONFLICT (no
+    /// publication scheduled, or it has taken effect), UNAUTHENTICATED.
+    async fn unschedule_article(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The change, with its write options.")] input: UnscheduleArticleInput,
+    ) -> async_graphql::Result<ArticlePayload> {
+        writable(ctx)?;
         let o = options(input.expected_version, input.effective_at, input.idempotency_key)?;
-        execute(ctx, Command::Article(article(&input.id)?, A::Publish), o).await?.article()
+        execute(ctx, Command::Article(article(&input.id)?, A::Unschedule), o).await?.article()
     }
 
     /// Retract a published article; it stays in the archive, marked, and leaves listings and

@@ -19,6 +19,8 @@ pub enum ArticleStatusGql {
     Published,
     /// Withdrawn; kept and marked.
     Retracted,
+    /// A draft whose publication is scheduled (`scheduledAt`); only staff see it before then.
+    Scheduled,
 }
 
 impl From<DomainStatus> for ArticleStatusGql {
@@ -80,7 +82,14 @@ impl ArticleObj {
     }
     /// Draft, published or retracted, at the instant of the read.
     async fn status(&self) -> ArticleStatusGql {
-        self.snap.state.status.into()
+        match (self.snap.state.status, self.snap.state.scheduled_at) {
+            (DomainStatus::Draft, Some(_)) => ArticleStatusGql::Scheduled,
+            (status, _) => status.into(),
+        }
+    }
+    /// When a scheduled publication takes effect (status SCHEDULED); `null` otherwise.
+    async fn scheduled_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.snap.state.scheduled_at
     }
     /// Why it was retracted; `null` unless it is retracted.
     async fn retraction_reason(&self) -> Option<&str> {

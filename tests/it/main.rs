@@ -21,6 +21,7 @@ mod operations;
 mod project;
 mod replicate;
 mod restore;
+mod schedule;
 mod schema;
 mod server;
 mod service;

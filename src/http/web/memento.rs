@@ -70,7 +70,11 @@ pub(super) fn mementos(archive: &Archive, r: &Reading, resource: &Resource) -> R
     let mut instants: Vec<DateTime<Utc>> = match resource {
         Resource::Article(slug) => {
             let Some(id) = article_id(archive, r, slug)? else { return Ok(None) };
-            archive.article_history_facts(r, id)?.into_iter().map(|s| s.effective_at).collect()
+            // A scheduled publication is a memento from its instant, not from its recording.
+            let from = |s: &crate::archive::Snapshot<crate::archive::ArticleFacts>| {
+                s.state.first_published_at.map_or(s.effective_at, |p| p.max(s.effective_at))
+            };
+            archive.article_history_facts(r, id)?.iter().map(from).collect()
         }
         Resource::Author(id) => archive.author_history(r, *id)?.into_iter().map(|s| s.effective_at).collect(),
     };

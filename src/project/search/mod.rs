@@ -302,11 +302,11 @@ impl SearchIndex {
                 continue;
             }
             // This event ends the previous version's window, if that version was public.
-            let closes = before.filter(|b| b.state.is_public()).map_or(0, |b| b.position.get());
+            let closes = before.filter(|b| b.state.public_from().is_some()).map_or(0, |b| b.position.get());
             if closes != 0 {
                 w.ended.push((closes, (event.effective_at.timestamp_micros(), event.position.get())));
             }
-            if now.state.is_public() {
+            if now.state.public_from().is_some() {
                 let doc = self.document(&reader, &now, closes)?;
                 w.writer.add_document(doc)?;
             } else if closes != 0 {
@@ -354,14 +354,18 @@ impl SearchIndex {
                 doc.add_text(f.author, &author.state.name);
             }
         }
-        if let Some(published) = a.published_at {
+        // A scheduled publication opens its window at its instant, not when it was recorded.
+        let public_from = a.public_from();
+        if let Some(published) = public_from {
             doc.add_i64(f.published, published.timestamp_micros());
             doc.add_facet(f.facets, Facet::from_path(["year", published.year().to_string().as_str()]));
         }
-        doc.add_i64(f.eff_from, snap.effective_at.timestamp_micros());
+        let opens = public_from.map_or(snap.effective_at, |p| p.max(snap.effective_at));
+        doc.add_i64(f.eff_from, opens.timestamp_micros());
         doc.add_u64(f.pos_from, snap.position.get());
         doc.add_u64(f.closes, closes);
-        doc.add_u64(f.public, 1);
+        let scheduled = a.status == crate::domain::ArticleStatus::Draft;
+        doc.add_u64(f.public, if scheduled { 2 } else { 1 });
         Ok(doc)
     }
 

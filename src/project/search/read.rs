@@ -33,8 +33,12 @@ impl SearchIndex {
     fn query_of(&self, request: &SearchRequest) -> Result<(Box<dyn Query>, Box<dyn Query>)> {
         let f = self.fields;
         let parsed = if request.query.trim().is_empty() {
-            // Every public version, all scoring 1 (so the later version ranks first).
-            let public = TermQuery::new(Term::from_field_u64(f.public, 1), IndexRecordOption::Basic);
+            // Every public version (1; 2 when scheduled at its opening), all scoring 1 (so the
+            // later version ranks first).
+            let is = |v: u64| -> Box<dyn Query> {
+                Box::new(TermQuery::new(Term::from_field_u64(f.public, v), IndexRecordOption::Basic))
+            };
+            let public = BooleanQuery::new(vec![(Occur::Should, is(1)), (Occur::Should, is(2))]);
             Box::new(tantivy::query::ConstScoreQuery::new(Box::new(public), 1.0)) as Box<dyn Query>
         } else {
             let query = published_in_micros(&request.query)?;
@@ -100,7 +104,9 @@ impl SearchIndex {
                         &everyone,
                     );
                     let seen = visible::Visible::of(searcher, &superset)?;
-                    if present {
+                    // A publication scheduled for later would join the set at its instant:
+                    // keep no set while one is pending.
+                    if present && !superset.sees_later_openings() {
                         // Another search may have made it meanwhile: either is the same set.
                         let _ = served.present.set(seen.clone());
                     }

@@ -102,12 +102,20 @@ pub(super) struct Openings {
     range: (u64, u64),
     /// Tokens of each field with norms, summed over the documents' field norms.
     tokens: Vec<(Field, u64)>,
+    /// By document, whether it is a publication scheduled at its opening (empty when the
+    /// segment has none).
+    scheduled: Vec<bool>,
 }
 
 impl Openings {
     /// The position of `doc`'s event (a version's or a mark's).
     pub(super) fn position(&self, doc: DocId) -> u64 {
         self.pos_from.get(doc as usize).map_or(u64::MAX, |p| p & !NOT_TEXT)
+    }
+
+    /// Whether `doc` is a publication scheduled at its opening.
+    pub(super) fn is_scheduled(&self, doc: DocId) -> bool {
+        self.scheduled.get(doc as usize).copied().unwrap_or(false)
     }
 
     /// The lowest position in the segment.
@@ -140,9 +148,14 @@ pub(super) fn openings(searcher: &Searcher, previous: &[Arc<Openings>]) -> Resul
         let eff = dense(columns.i64("eff_from")?, i64::MAX);
         let public = dense(columns.u64("public")?, 0);
         let docs = segment.max_doc();
+        // `public`: 0 for a mark, 1 for a version's text, 2 for one scheduled at its opening.
         let pos_from: Vec<u64> = (0..docs)
-            .map(|d| if public.get_val(d) == 1 { pos.get_val(d) } else { pos.get_val(d) | NOT_TEXT })
+            .map(|d| if public.get_val(d) >= 1 { pos.get_val(d) } else { pos.get_val(d) | NOT_TEXT })
             .collect();
+        let mut scheduled: Vec<bool> = (0..docs).map(|d| public.get_val(d) == 2).collect();
+        if !scheduled.iter().any(|&s| s) {
+            scheduled = Vec::new();
+        }
         let eff_from = (0..docs).map(|d| eff.get_val(d)).collect();
         let plain = pos_from.iter().map(|p| p & !NOT_TEXT);
         let range = plain.fold((u64::MAX, 0), |(lo, hi), p| (lo.min(p), hi.max(p)));
@@ -153,7 +166,7 @@ pub(super) fn openings(searcher: &Searcher, previous: &[Arc<Openings>]) -> Resul
                 tokens.push((field, (0..docs).map(|d| u64::from(norms.fieldnorm(d))).sum()));
             }
         }
-        out.push(Arc::new(Openings { segment: id, pos_from, eff_from, range, tokens }));
+        out.push(Arc::new(Openings { segment: id, pos_from, eff_from, range, tokens, scheduled }));
     }
     Ok(out)
 }
@@ -161,6 +174,9 @@ pub(super) fn openings(searcher: &Searcher, previous: &[Arc<Openings>]) -> Resul
 /// The instant a read is at, in the index's units, with the windows that ended.
 pub(super) struct Window<'a> {
     as_of: i64,
+    /// The instant a read of the present is made: a publication scheduled for later is not
+    /// seen before its instant.
+    now: i64,
     basis: u64,
     closed: &'a Closed,
     openings: &'a [Arc<Openings>],
@@ -180,11 +196,21 @@ impl<'a> Window<'a> {
     ) -> Window<'a> {
         Window {
             as_of: at.as_of.map_or(i64::MAX, |t| t.timestamp_micros()),
+            now: chrono::Utc::now().timestamp_micros(),
             basis: at.basis.map_or(checkpoint, |b| b.min(checkpoint)).get(),
             closed,
             openings,
             hidden: &hidden.0,
         }
+    }
+
+    /// Whether a document of `searcher` opens after this read's instant (a publication
+    /// scheduled for later): a set of what the read sees then goes stale as time passes.
+    pub(super) fn sees_later_openings(&self) -> bool {
+        let now = if self.as_of == i64::MAX { self.now } else { self.as_of };
+        self.openings.iter().any(|o| {
+            o.scheduled.iter().enumerate().any(|(d, &s)| s && o.eff_from.get(d).is_some_and(|&e| e > now))
+        })
     }
 
     /// The basis the read is at (a position).
@@ -243,7 +269,11 @@ impl SegmentWindow<'_> {
                 return false;
             }
         }
-        if w.as_of != i64::MAX && self.open.eff_from[doc as usize] > w.as_of {
+        let opens = self.open.eff_from[doc as usize];
+        if w.as_of != i64::MAX && opens > w.as_of {
+            return false;
+        }
+        if w.as_of == i64::MAX && opens > w.now && self.open.is_scheduled(doc) {
             return false;
         }
         if !w.hidden.is_empty() && w.hidden.contains(&from) {
@@ -264,7 +294,7 @@ impl SearchIndex {
             let eff_from = columns.i64("eff_from")?.first_or_default_col(0);
             let pos_from = columns.u64("pos_from")?.first_or_default_col(0);
             let public = columns.u64("public")?.first_or_default_col(0);
-            for doc_id in segment.doc_ids_alive().filter(|&d| public.get_val(d) == 1) {
+            for doc_id in segment.doc_ids_alive().filter(|&d| public.get_val(d) >= 1) {
                 let doc: TantivyDocument =
                     served.searcher.doc(tantivy::DocAddress::new(segment_ord as u32, doc_id))?;
                 let article =

@@ -118,7 +118,7 @@ impl Group {
     }
 
     fn of(article: &Article) -> Vec<Group> {
-        let Some(published) = article.published_at.filter(|_| article.is_public()) else {
+        let Some(published) = article.public_from() else {
             return Vec::new();
         };
         let mut groups =
@@ -361,7 +361,8 @@ impl Views {
         }
         let keys = |a: Option<&Article>| -> Vec<(Vec<u8>, Vec<u8>)> {
             let Some(a) = a else { return Vec::new() };
-            let Some(published) = a.published_at.filter(|_| a.is_public()) else { return Vec::new() };
+            // Scheduled publications are listed at their instant; reads skip them until then.
+            let Some(published) = a.public_from() else { return Vec::new() };
             Group::of(a).iter().map(|g| (g.key(), listing_key(g, published, id))).collect()
         };
         let (before, after) = (keys(old), keys(new));

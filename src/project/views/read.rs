@@ -142,20 +142,48 @@ impl ViewReader<'_> {
         let range = (lower.as_ref().map(Vec::as_slice), upper.as_ref().map(Vec::as_slice));
         let mut items = Vec::new();
         let mut has_next = false;
+        // Publications scheduled for later are listed at their instant (newest first, so at
+        // the top): left out, and out of the count, until it comes.
+        let now = super::ordered(chrono::Utc::now().timestamp_micros());
+        let mut scheduled = 0u64;
         for entry in self.t.listings.rev_range(&self.txn, &range)? {
             let (key, ()) = entry?;
             if !key.starts_with(&prefix) {
                 break;
             }
+            let tail = &key[prefix.len()..];
+            if tail.get(..8).is_some_and(|at| at > &now[..]) {
+                scheduled += 1;
+                continue;
+            }
             if items.len() == first {
                 has_next = true;
                 break;
             }
-            let tail = &key[prefix.len()..];
             let id: [u8; 16] = tail[8..].try_into().map_err(|_| Error::Corrupt("listing key".into()))?;
             items.push((hex(tail), ArticleId(id.into())));
         }
-        Ok(Page { items, has_next, total: self.count(group)? })
+        if after.is_some() {
+            // A later page starts below the scheduled ones: count them from the top.
+            scheduled = self.scheduled_in(&prefix, &now)?;
+        }
+        Ok(Page { items, has_next, total: self.count(group)?.saturating_sub(scheduled) })
+    }
+
+    /// How many of a group's listings are scheduled after `now` (they sit at its top).
+    fn scheduled_in(&self, prefix: &[u8], now: &[u8]) -> Result<u64> {
+        let mut end = prefix.to_vec();
+        *end.last_mut().expect("a group key is never empty") = 1;
+        let range = (std::ops::Bound::Included(prefix), std::ops::Bound::Excluded(end.as_slice()));
+        let mut n = 0;
+        for entry in self.t.listings.rev_range(&self.txn, &range)? {
+            let (key, ()) = entry?;
+            match key.get(prefix.len()..prefix.len() + 8) {
+                Some(at) if at > now => n += 1,
+                _ => break,
+            }
+        }
+        Ok(n)
     }
 
     /// Authors by name, after an opaque cursor.

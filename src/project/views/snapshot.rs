@@ -146,6 +146,24 @@ pub struct ArticleFacts {
     /// The takedown in force at this version.
     #[serde(default)]
     pub takedown: Option<crate::domain::Takedown>,
+    /// A draft's scheduled publication.
+    #[serde(default)]
+    pub scheduled_at: Option<DateTime<chrono::Utc>>,
+}
+
+impl ArticleFacts {
+    /// As it stands at `t`: a scheduled publication in effect by then is a publication
+    /// (see [`crate::domain::Article::settled`]).
+    pub fn settled(mut self, t: DateTime<chrono::Utc>) -> ArticleFacts {
+        if let (crate::domain::ArticleStatus::Draft, Some(at)) = (self.status, self.scheduled_at)
+            && at <= t
+        {
+            self.status = crate::domain::ArticleStatus::Published;
+            self.first_published_at.get_or_insert(at);
+            self.scheduled_at = None;
+        }
+        self
+    }
 }
 
 /// The facts of the snapshot in `bytes` (its body, wherever it is, is skipped).
