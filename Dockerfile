@@ -7,7 +7,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev &
 COPY Cargo.toml Cargo.lock ./
 # The dependency cache: every dependency built once against empty stand-ins for our targets, in
 # a layer that only a change to Cargo.toml or Cargo.lock invalidates.
-RUN mkdir -p src benches/compare tests/it && touch src/lib.rs tests/it/main.rs \
+RUN mkdir -p src benches/compare tests/it && touch src/lib.rs tests/it/main.rs tests/docker.rs \
     && for f in src/main.rs benches/hot.rs benches/compare/main.rs; do echo 'fn main() {}' > "$f"; done
 RUN cargo build --release --locked --bin morgue \
     && rm -rf src benches tests target/release/.fingerprint/morgue-* target/release/deps/morgue-* target/release/deps/libmorgue-*
