@@ -73,9 +73,7 @@ pub fn export_ninjs(store: &Store, out: &mut impl Write, mut progress: impl FnMu
         }
         // The one rule over the whole history (a schedule called off before its instant was
         // never public), each version as it stands now.
-        let seen = Archive::seen_versions(&reading, &versions, |s| {
-            (s.state.status, s.state.takedown.is_some(), s.state.scheduled_at)
-        });
+        let seen = Archive::seen_versions(&reading, &versions);
         let now = chrono::Utc::now();
         let mut last: Option<Ninjs> = None;
         for (snap, seen) in versions.into_iter().zip(seen) {

@@ -168,18 +168,7 @@ impl Archive {
             return Ok(Vec::new());
         }
         let views = self.projections_or_err()?.views();
-        let mut all = views.read()?.history::<Article>(StreamKind::Article(id))?;
-        all.retain(|s| s.position <= reading.basis);
-        let seen = Self::seen_versions(reading, &all, |s| {
-            (s.state.status, s.state.takedown.is_some(), s.state.scheduled_at)
-        });
-        let t = Self::instant(reading);
-        Ok(all
-            .into_iter()
-            .zip(seen)
-            .filter(|(_, seen)| *seen)
-            .map(|(s, _)| Snapshot { state: s.state.settled(t), ..s })
-            .collect())
+        Ok(Self::readable(reading, views.read()?.history::<Article>(StreamKind::Article(id))?))
     }
 
     /// [`Archive::article_history`] without the text: every version the reader may see, oldest
@@ -194,18 +183,7 @@ impl Archive {
             return Ok(Vec::new());
         }
         let views = self.projections_or_err()?.views();
-        let mut all = views.read()?.article_facts(id)?;
-        all.retain(|s| s.position <= reading.basis);
-        let seen = Self::seen_versions(reading, &all, |s| {
-            (s.state.status, s.state.takedown.is_some(), s.state.scheduled_at)
-        });
-        let t = Self::instant(reading);
-        Ok(all
-            .into_iter()
-            .zip(seen)
-            .filter(|(_, seen)| *seen)
-            .map(|(s, _)| Snapshot { state: s.state.settled(t), ..s })
-            .collect())
+        Ok(Self::readable(reading, views.read()?.article_facts(id)?))
     }
 
     /// The articles written to by the last `events` events up to the reading's basis, most

@@ -82,14 +82,10 @@ impl Archive {
     /// Which versions of a history (oldest first, up to the basis) the reader may see. A
     /// version scheduled for publication is seen only if the reading has reached its instant
     /// and the version was still in effect then (not replaced, or called off, before it).
-    pub(crate) fn seen_versions<T>(
-        reading: &Reading,
-        all: &[Snapshot<T>],
-        facts: impl Fn(&Snapshot<T>) -> (ArticleStatus, bool, Option<DateTime<Utc>>),
-    ) -> Vec<bool> {
+    pub(crate) fn seen_versions<T: Version>(reading: &Reading, all: &[Snapshot<T>]) -> Vec<bool> {
         (0..all.len())
             .map(|i| {
-                let (status, taken_down, scheduled_at) = facts(&all[i]);
+                let (status, taken_down, scheduled_at) = all[i].state.facts();
                 let replaced_before =
                     |at: DateTime<Utc>| all.get(i + 1).is_some_and(|n| n.effective_at <= at);
                 let scheduled = match (status, scheduled_at) {
@@ -99,5 +95,44 @@ impl Archive {
                 Self::may_see_version(reading, status, taken_down, scheduled)
             })
             .collect()
+    }
+
+    /// The versions of a history (oldest first) the reader may see, up to the reading's basis,
+    /// each as it stands at the reading's instant.
+    pub(super) fn readable<T: Version>(reading: &Reading, mut all: Vec<Snapshot<T>>) -> Vec<Snapshot<T>> {
+        all.retain(|s| s.position <= reading.basis);
+        let seen = Self::seen_versions(reading, &all);
+        let t = Self::instant(reading);
+        all.into_iter()
+            .zip(seen)
+            .filter(|(_, seen)| *seen)
+            .map(|(s, _)| Snapshot { state: s.state.settled(t), ..s })
+            .collect()
+    }
+}
+
+/// What the one rule reads of an article version, whole or without its text.
+pub(crate) trait Version {
+    /// Its status, whether a takedown was in force, and its scheduled publication.
+    fn facts(&self) -> (ArticleStatus, bool, Option<DateTime<Utc>>);
+    /// As it stands at `t` (a scheduled publication in effect by then is a publication).
+    fn settled(self, t: DateTime<Utc>) -> Self;
+}
+
+impl Version for Article {
+    fn facts(&self) -> (ArticleStatus, bool, Option<DateTime<Utc>>) {
+        (self.status, self.takedown.is_some(), self.scheduled_at)
+    }
+    fn settled(self, t: DateTime<Utc>) -> Article {
+        Article::settled(self, t)
+    }
+}
+
+impl Version for crate::project::views::ArticleFacts {
+    fn facts(&self) -> (ArticleStatus, bool, Option<DateTime<Utc>>) {
+        (self.status, self.takedown.is_some(), self.scheduled_at)
+    }
+    fn settled(self, t: DateTime<Utc>) -> Self {
+        crate::project::views::ArticleFacts::settled(self, t)
     }
 }

@@ -2,6 +2,8 @@
 //! calls and archive answers into GraphQL objects. This module never touches LMDB, Tantivy or
 //! HTTP; the HTTP layer hands it a [`Viewer`] per request.
 
+mod inputs;
+mod lifecycle;
 pub mod limits;
 mod mutation;
 mod node;

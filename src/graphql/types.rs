@@ -3,35 +3,12 @@
 use crate::Code;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 
+use super::lifecycle::{ArticleStatusGql, TakedownObj};
 use super::scalars::{Instant, Pos};
 use super::to_gql;
 use crate::archive::Snapshot;
 use crate::archive::{Archive, Reading};
 use crate::domain::{self, ArticleStatus as DomainStatus};
-
-/// Where an article is in its life.
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
-#[graphql(name = "ArticleStatus")]
-pub enum ArticleStatusGql {
-    /// Written, not public.
-    Draft,
-    /// Public.
-    Published,
-    /// Withdrawn; kept and marked.
-    Retracted,
-    /// A draft whose publication is scheduled (`scheduledAt`); only staff see it before then.
-    Scheduled,
-}
-
-impl From<DomainStatus> for ArticleStatusGql {
-    fn from(s: DomainStatus) -> Self {
-        match s {
-            DomainStatus::Draft => ArticleStatusGql::Draft,
-            DomainStatus::Published => ArticleStatusGql::Published,
-            DomainStatus::Retracted => ArticleStatusGql::Retracted,
-        }
-    }
-}
 
 fn int(v: u64) -> i32 {
     i32::try_from(v).unwrap_or(i32::MAX)
@@ -521,15 +498,3 @@ pub struct FacetCount {
 }
 
 pub use super::node::*;
-
-/// A takedown: readers see nothing of the article, at any instant, while it is in force.
-#[derive(async_graphql::SimpleObject)]
-#[graphql(name = "Takedown")]
-pub struct TakedownObj {
-    /// When it took effect.
-    at: chrono::DateTime<chrono::Utc>,
-    /// Why.
-    reason: String,
-    /// The order or demand it follows, when given.
-    legal_reference: Option<String>,
-}
