@@ -19,9 +19,17 @@ impl Drop for Served {
 /// Starts `morgue serve` on a free port with the repo's fixtures; returns once it listens.
 pub(crate) fn serve(data: &std::path::Path) -> Served {
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/archive.jsonl");
+    let (served, loaded) = spawn_serve(data, &fixtures);
+    assert!(loaded, "an empty archive loads the fixtures, and says so");
+    served
+}
+
+/// Starts `morgue serve` on `data` with `--fixtures fixtures` (`none` loads nothing); returns
+/// once it listens, and whether it said it loaded the fixtures.
+pub(crate) fn spawn_serve(data: &std::path::Path, fixtures: &std::path::Path) -> (Served, bool) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_morgue"))
         .args(["serve", "--listen", "127.0.0.1:0", "--map-size", "1073741824", "--fixtures"])
-        .arg(&fixtures)
+        .arg(fixtures)
         .env("MORGUE_DATA", data)
         .env("MORGUE_LOG", "info")
         .stdout(Stdio::null())
@@ -37,10 +45,9 @@ pub(crate) fn serve(data: &std::path::Path) -> Served {
             break rest.split('/').next().unwrap().to_owned();
         }
     };
-    assert!(loaded, "an empty archive loads the fixtures, and says so");
     // Keep draining the log so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    Served { child, address }
+    (Served { child, address }, loaded)
 }
 
 #[test]

@@ -2,9 +2,8 @@
 //! second writer is refused with the holder's pid, readers work beside a server, a killed
 //! holder leaves no stale lock), every `--json` output, shell completions, and the exit codes.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use morgue::cli::exit;
 use serde_json::Value;
@@ -42,24 +41,7 @@ pub(crate) fn code(out: &Output) -> i32 {
 /// `morgue serve` on a data directory that need not be empty (no fixtures are loaded); returns
 /// once it listens.
 pub(crate) fn serve_existing(data: &Path) -> Served {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_morgue"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--map-size", "1073741824", "--fixtures", "none"])
-        .arg("--data")
-        .arg(data)
-        .env("MORGUE_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn morgue serve");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let address = loop {
-        let line = lines.next().expect("serve exited before listening").unwrap();
-        if let Some(rest) = line.split("GraphiQL: http://").nth(1) {
-            break rest.split('/').next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Served { child, address }
+    crate::binary::spawn_serve(data, Path::new("none")).0
 }
 
 #[test]
