@@ -70,6 +70,7 @@ fn codec(c: &mut Criterion) {
         idempotency_key: None,
         correlation_id: None,
         payload: e.to_payload(),
+        sealed: false,
         prev_hash: [7; 32],
         checksum: [0; 32],
     };
@@ -81,6 +82,15 @@ fn codec(c: &mut Criterion) {
     });
     c.bench_function("decode and verify an event (600-word revision)", |b| {
         b.iter(|| morgue::store::codec::decode_record(std::hint::black_box(&bytes)).expect("decodes"))
+    });
+    // What sealing adds to every append and every read of that event.
+    let key = morgue::store::StreamKey::generate().expect("random");
+    let sealed = key.seal(record.position, &record.stream, &record.payload);
+    c.bench_function("seal an event's payload (600-word revision)", |b| {
+        b.iter(|| key.seal(record.position, &record.stream, std::hint::black_box(&record.payload)))
+    });
+    c.bench_function("open an event's payload (600-word revision)", |b| {
+        b.iter(|| key.open(record.position, &record.stream, std::hint::black_box(&sealed)).expect("opens"))
     });
 }
 

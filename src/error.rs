@@ -96,11 +96,13 @@ pub enum Code {
     Internal,
     /// Taken down for legal reasons: hidden from readers (RFC 7725).
     UnavailableForLegalReasons,
+    /// Under a legal hold, which forbids erasing it.
+    LegalHold,
 }
 
 impl Code {
     /// Every code, for tables and tests.
-    pub const ALL: [Code; 10] = [
+    pub const ALL: [Code; 11] = [
         Code::BadInput,
         Code::Limit,
         Code::NotFound,
@@ -111,6 +113,7 @@ impl Code {
         Code::Forbidden,
         Code::Internal,
         Code::UnavailableForLegalReasons,
+        Code::LegalHold,
     ];
 
     /// The code as clients read it (`BAD_INPUT`).
@@ -126,6 +129,7 @@ impl Code {
             Code::Forbidden => "FORBIDDEN",
             Code::Internal => "INTERNAL",
             Code::UnavailableForLegalReasons => "UNAVAILABLE_FOR_LEGAL_REASONS",
+            Code::LegalHold => "LEGAL_HOLD",
         }
     }
 
@@ -140,6 +144,7 @@ impl Code {
             Code::Unauthenticated => 401,
             Code::Internal => 500,
             Code::UnavailableForLegalReasons => 451,
+            Code::LegalHold => 409,
         }
     }
 }
@@ -168,6 +173,7 @@ impl Error {
                 Rejection::Invalid { .. } | Rejection::TooLarge { .. } => Code::BadInput,
                 Rejection::NotFound { .. } => Code::NotFound,
                 Rejection::Conflict(_) => Code::Conflict,
+                Rejection::LegalHold(_) => Code::LegalHold,
             },
             Error::Store(e) => store_code(e),
             Error::Decode { .. } => Code::Internal,
@@ -210,6 +216,7 @@ fn store_code(e: &store::Error) -> Code {
         store::Error::EffectiveInFuture { .. }
         | store::Error::EffectiveOutOfOrder { .. }
         | store::Error::Invalid(_) => Code::BadInput,
+        store::Error::Erased { .. } => Code::NotFound,
         store::Error::Full { .. }
         | store::Error::Corrupt { .. }
         | store::Error::Format { .. }

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 
-use crate::Position;
 use crate::domain::events::Event;
 use crate::domain::{Article, Author, Meta, StreamKind};
 use crate::store::{self, AppendRequest, ExpectedVersion, ProposedEvent, Restored, Store};
@@ -60,6 +59,7 @@ pub fn import(
         pending: Vec::new(),
         states: HashMap::new(),
         prev_states: HashMap::new(),
+        keys: HashMap::new(),
         in_flight: None,
     };
     let run = || -> Result<(), ImportError> {
@@ -110,6 +110,8 @@ struct Importer<'s> {
     states: HashMap<String, (u64, Option<State>)>,
     /// States the batch being committed left (the log does not show them yet).
     prev_states: HashMap<String, (u64, Option<State>)>,
+    /// The stream keys exported lines gave, for the later lines of their streams.
+    keys: HashMap<String, store::StreamKey>,
     /// The batch the writer is committing while the next one is prepared.
     in_flight: Option<InFlight>,
 }
@@ -128,6 +130,41 @@ impl Importer<'_> {
         }
     }
 
+    /// An exported line: restored verbatim, its payload sealed again with its stream's key.
+    fn add_exported(&mut self, number: u64, line: Line) -> Result<(), ImportError> {
+        let known = match self.keys.get(&line.stream) {
+            Some(key) => Some(*key),
+            None => self
+                .store
+                .reader()
+                .and_then(|r| r.key(&line.stream))
+                .map_err(|e| self.error(number, "key", e.to_string()))?,
+        };
+        let record =
+            crate::transfer::restored(&line, known).map_err(|e| self.error(number, &e.field, e.message))?;
+        if let Some(key) = record.key {
+            self.keys.insert(line.stream.clone(), key);
+        }
+        if record.erases {
+            self.keys.remove(&line.stream);
+        }
+        // Re-running a restore: records already in the log are skipped if identical.
+        if record.event.position <= self.store.head() {
+            let stored = self
+                .store
+                .reader()
+                .and_then(|r| r.stored_event(record.event.position))
+                .map_err(|e| self.error(number, "position", e.to_string()))?;
+            if stored.checksum != record.event.checksum {
+                return Err(self.error(number, "position", "this position already holds a different event"));
+            }
+            self.report.skipped += 1;
+            return Ok(());
+        }
+        self.pending.push(Pending::Restore(number, record));
+        Ok(())
+    }
+
     fn error(&self, line: u64, field: &str, message: impl Into<String>) -> ImportError {
         ImportError { line, field: field.to_owned(), message: message.into(), committed: self.committed() }
     }
@@ -140,34 +177,14 @@ impl Importer<'_> {
                 format!("{:?} is not `article-<ULID>` or `author-<ULID>`", line.stream),
             )
         })?;
-        let (schema_version, event) = event_of(&line).map_err(|e| self.error(number, &e.field, e.message))?;
-        let payload = line.payload.get().as_bytes();
-        let claims = crate::domain::claims(&event);
-
-        if let Some(position) = line.position {
-            let record = line
-                .record(schema_version, Position(position))
-                .map_err(|e| self.error(number, &e.field, e.message))?;
-            // Re-running a restore: records already in the log are skipped if identical.
-            if record.position <= self.store.head() {
-                let stored = self
-                    .store
-                    .reader()
-                    .and_then(|r| r.event(record.position))
-                    .map_err(|e| self.error(number, "position", e.to_string()))?;
-                if stored.checksum != record.checksum {
-                    return Err(self.error(
-                        number,
-                        "position",
-                        "this position already holds a different event",
-                    ));
-                }
-                self.report.skipped += 1;
-                return Ok(());
-            }
-            self.pending.push(Pending::Restore(number, Restored { event: record, claims }));
-            return Ok(());
+        if line.position.is_some() {
+            return self.add_exported(number, line);
         }
+        let (schema_version, event) = event_of(&line).map_err(|e| self.error(number, &e.field, e.message))?;
+        if line.sealed || line.key.is_some() {
+            return Err(self.error(number, "sealed", "an authored line carries its payload in the clear"));
+        }
+        let payload = line.payload.get().as_bytes();
 
         // An authored line: check it against the stream's state as the domain would.
         let (version, state) = self.state(kind).map_err(|e| self.error(number, "stream", e.to_string()))?;

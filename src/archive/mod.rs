@@ -56,6 +56,8 @@ pub enum Entity {
     Article(Box<Article>),
     /// An author.
     Author(Author),
+    /// An article or author erased by the write: only its tombstone is left.
+    Erased(domain::StreamKind),
 }
 
 /// The answer to a write.
@@ -252,7 +254,11 @@ impl Archive {
             .into());
         }
         for _ in 0..RETRIES {
-            let (version, events) = self.decide(&command, at)?;
+            let (version, events) = self.decide(&command, at).inspect_err(|e| {
+                if let Error::Rejected(domain::Rejection::LegalHold(why)) = e {
+                    tracing::warn!(actor, %stream, refusal = %why, "erasure refused: legal hold");
+                }
+            })?;
             if let Some(expected) = options.expected_version
                 && expected != version
             {
@@ -351,17 +357,21 @@ impl Archive {
 
     fn written(&self, stream: &str, position: Position, replayed: bool) -> Result<Written> {
         let events = self.stream_until(stream, position)?;
-        let entity = match domain::StreamKind::parse(stream) {
+        let kind = domain::StreamKind::parse(stream);
+        let entity = match kind {
             Some(domain::StreamKind::Article(id)) => {
                 fold_article(id, &events).map(|a| Entity::Article(Box::new(a)))
             }
             Some(domain::StreamKind::Author(id)) => fold_author(id, &events).map(Entity::Author),
             None => None,
         };
+        let erased = events.last().is_some_and(|(e, _)| e.erases());
+        let entity = entity.or_else(|| kind.filter(|_| erased).map(Entity::Erased));
         let entity = entity.ok_or_else(|| Error::BadInput(format!("stream {stream} holds no entity")))?;
         let version = match &entity {
             Entity::Article(a) => a.version,
             Entity::Author(a) => a.version,
+            Entity::Erased(_) => events.last().map_or(0, |(_, m)| m.version),
         };
         Ok(Written { entity, version, position, replayed })
     }
@@ -378,6 +388,21 @@ impl Archive {
             out.push(decode(&reader.event(p)?)?);
         }
         Ok(out)
+    }
+
+    /// Whether `id` names an article or an author, by the stream the log holds for it.
+    pub fn kind_of(&self, id: ulid::Ulid) -> Result<Option<domain::StreamKind>> {
+        let reader = self.store.reader()?;
+        for kind in [domain::StreamKind::Article(ArticleId(id)), domain::StreamKind::Author(AuthorId(id))] {
+            let stream = match kind {
+                domain::StreamKind::Article(a) => a.stream(),
+                domain::StreamKind::Author(a) => a.stream(),
+            };
+            if reader.stream_head(&stream)?.is_some() {
+                return Ok(Some(kind));
+            }
+        }
+        Ok(None)
     }
 
     /// An article's current state and stream version.
@@ -452,6 +477,7 @@ pub(crate) fn append_request(
         actor: provenance.actor,
         correlation_id: provenance.correlation_id,
         claims: events.iter().flat_map(domain::claims).collect(),
+        erase: events.iter().any(Event::erases),
     }
 }
 

@@ -13,11 +13,13 @@ use crate::store::{self, Store, StoreOptions};
 mod args;
 mod backup;
 mod bench;
+mod compact;
 pub mod exit;
 mod export;
 mod generate;
 mod http_args;
 mod import;
+mod keyring;
 pub mod lock;
 mod rebuild;
 mod restore;
@@ -227,6 +229,21 @@ pub enum Commands {
         #[arg(long)]
         json: bool,
     },
+    /// Rewrite every file of the data directory from what is live: the log copied entry by
+    /// entry into a fresh file, the views and the search index rebuilt from it. After an
+    /// erasure, nothing of the erased content is left in any file's bytes (LMDB's freed
+    /// pages, Tantivy's deleted documents). Takes the data directory's lock: stop the server
+    /// first. Safe to interrupt: each part is switched atomically.
+    ///
+    /// Example: `morgue compact --data ./morgue-data`
+    Compact {
+        #[command(flatten)]
+        /// Data directory.
+        data: DataArgs,
+        /// Print the summary as JSON: `{"head", "logBytesBefore", "logBytesAfter", "rebuilt"}`.
+        #[arg(long)]
+        json: bool,
+    },
     /// Restore a backup (made by `morgue backup --out DIR`) into a data directory that holds
     /// no log yet: the log is copied and verified (a damaged copy is removed again and exits
     /// 4), `tokens.json` and `writer.nkey` are copied when the backup has them, and the views
@@ -242,6 +259,10 @@ pub enum Commands {
         /// The backup's directory.
         #[arg(long, value_name = "DIR")]
         from: PathBuf,
+        /// The streams erased since the backup was made, one per line: their keys are not
+        /// restored. Give the `erased` file of a newer backup (every backup writes one).
+        #[arg(long, value_name = "FILE")]
+        erased: Option<PathBuf>,
         /// Print the summary as JSON: `{"from", "data", "head", "events", "streams",
         /// "chainHead", "copied", "rebuilt"}`.
         #[arg(long)]
@@ -309,6 +330,7 @@ impl Commands {
             Commands::Import { data, .. } => Some((&data.data, "import")),
             Commands::Rebuild { data, .. } => Some((&data.data, "rebuild")),
             Commands::Restore { data, .. } => Some((&data.data, "restore")),
+            Commands::Compact { data, .. } => Some((&data.data, "compact")),
             Commands::Bench(bench) => bench.data().map(|data| (data.data.as_path(), "bench")),
             Commands::Schema
             | Commands::Token(_)
@@ -349,7 +371,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Commands::Export { data, from, out, format, json } => export::export(data, from, out, format, json),
         Commands::Backup { data, out, json } => backup::backup(data, out, json),
-        Commands::Restore { data, from, json } => restore::restore(data, from, json),
+        Commands::Restore { data, from, erased, json } => restore::restore(data, from, erased, json),
+        Commands::Compact { data, json } => compact::compact(data, json),
         Commands::Generate { articles, revisions, authors, seed, min_words, max_words, out } => {
             generate::generate(articles, revisions, authors, seed, min_words, max_words, out)
         }

@@ -29,7 +29,12 @@ struct Summary {
 }
 
 /// `morgue restore`.
-pub(super) fn restore(data: DataArgs, from: PathBuf, json: bool) -> anyhow::Result<ExitCode> {
+pub(super) fn restore(
+    data: DataArgs,
+    from: PathBuf,
+    erased: Option<PathBuf>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let source_log = from.join("log");
     if !source_log.join("data.mdb").is_file() {
         anyhow::bail!(
@@ -42,6 +47,12 @@ pub(super) fn restore(data: DataArgs, from: PathBuf, json: bool) -> anyhow::Resu
         anyhow::bail!("{} is both the backup and the data directory to restore into", from.display());
     }
     // Everything that would refuse is checked before anything is written.
+    let keys_file = from.join(keyring::KEYS_FILE);
+    let keys = if keys_file.exists() { keyring::read_keys(&keys_file)? } else { Vec::new() };
+    let erased = match &erased {
+        Some(path) => keyring::read_erased(path)?,
+        None => Vec::new(),
+    };
     let empty_log = refuse_a_log(&data)?;
     let copied = extras_to_copy(&from, &data.data)?;
     if empty_log {
@@ -70,6 +81,8 @@ pub(super) fn restore(data: DataArgs, from: PathBuf, json: bool) -> anyhow::Resu
             Failure::Damaged { log: source_log, position: problem.position, reason: problem.reason }.into()
         );
     }
+    // The keys the backup kept apart, but none of a stream erased since.
+    store.put_keys(&keys, &erased)?;
     for file in &copied {
         std::fs::copy(from.join(file), data.data.join(file))
             .with_context(|| format!("copying {file} from {}", from.display()))?;

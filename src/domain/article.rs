@@ -6,6 +6,7 @@ use super::author::Author;
 use super::commands::{ArticleCommand, slugify};
 use super::events::*;
 use super::ids::{ArticleId, AuthorId};
+use super::lifecycle::hold_after;
 use super::{Meta, Rejection};
 
 /// Where an article is in its life.
@@ -91,6 +92,9 @@ pub struct Article {
     /// A draft's scheduled publication: readers see it from then on, as published then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled_at: Option<DateTime<Utc>>,
+    /// The reason of the legal hold in force, if any: it cannot be erased meanwhile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_hold: Option<String>,
 }
 
 impl Article {
@@ -118,8 +122,9 @@ impl Article {
                 version: 0,
                 takedown: None,
                 scheduled_at: None,
+                legal_hold: None,
             },
-            (None, _) => return None,
+            (None, _) | (Some(_), Event::ArticleErased(_)) => return None,
             (Some(a), event) => {
                 // A scheduled publication that took effect before this event is a publication.
                 let mut a = a.settled(meta.effective_at);
@@ -170,6 +175,9 @@ impl Article {
                         })
                     }
                     Event::ArticleRestored(_) => a.takedown = None,
+                    Event::LegalHoldPlaced(_) | Event::LegalHoldReleased(_) => {
+                        a.legal_hold = hold_after(a.legal_hold.take(), event)
+                    }
                     _ => return Some(a),
                 }
                 a
@@ -342,5 +350,10 @@ pub fn decide(
             Some(_) => Ok(vec![Event::ArticleRestored(ArticleRestored { reason: reason.clone() })]),
             None => conflict(format!("article {id} is not taken down")),
         },
+        ArticleCommand::Lifecycle(l) => {
+            l.decide(&format!("article {id}"), article.legal_hold.as_deref(), |reason| {
+                Event::ArticleErased(ArticleErased { reason })
+            })
+        }
     }
 }

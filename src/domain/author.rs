@@ -1,8 +1,9 @@
 //! An author: fold and decide.
 
 use super::commands::AuthorCommand;
-use super::events::{AuthorRegistered, AuthorRenamed, Event};
+use super::events::{AuthorErased, AuthorRegistered, AuthorRenamed, Event};
 use super::ids::AuthorId;
+use super::lifecycle::hold_after;
 use super::{Meta, Rejection};
 
 /// An author as of some point of their stream.
@@ -16,6 +17,9 @@ pub struct Author {
     pub bio: Option<String>,
     /// Stream version folded so far.
     pub version: u64,
+    /// The reason of the legal hold in force, if any: the author cannot be erased meanwhile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_hold: Option<String>,
 }
 
 impl Author {
@@ -24,7 +28,12 @@ impl Author {
     pub fn apply(state: Option<Author>, id: AuthorId, event: &Event, meta: Meta) -> Option<Author> {
         let mut author = match (state, event) {
             (None, Event::AuthorRegistered(AuthorRegistered { name, bio })) => {
-                Author { id, name: name.clone(), bio: bio.clone(), version: 0 }
+                Author { id, name: name.clone(), bio: bio.clone(), version: 0, legal_hold: None }
+            }
+            (Some(_), Event::AuthorErased(_)) => return None,
+            (Some(mut a), event @ (Event::LegalHoldPlaced(_) | Event::LegalHoldReleased(_))) => {
+                a.legal_hold = hold_after(a.legal_hold.take(), event);
+                a
             }
             (Some(mut a), Event::AuthorRenamed(AuthorRenamed { name })) => {
                 a.name = name.clone();
@@ -65,6 +74,11 @@ pub fn decide(
                 return Err(Rejection::invalid("name", format!("author {id} is already named {name:?}")));
             }
             Ok(vec![Event::AuthorRenamed(AuthorRenamed { name: name.to_owned() })])
+        }
+        (Some(author), AuthorCommand::Lifecycle(l)) => {
+            l.decide(&format!("author {id}"), author.legal_hold.as_deref(), |reason| {
+                Event::AuthorErased(AuthorErased { reason })
+            })
         }
     }
 }

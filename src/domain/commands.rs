@@ -114,6 +114,8 @@ pub enum ArticleCommand {
         /// Why.
         reason: Option<String>,
     },
+    /// Erase it, or place or release a legal hold.
+    Lifecycle(super::Lifecycle),
 }
 
 /// A command on an author.
@@ -131,6 +133,8 @@ pub enum AuthorCommand {
         /// The new name.
         name: String,
     },
+    /// Erase the author, or place or release a legal hold.
+    Lifecycle(super::Lifecycle),
 }
 
 /// A command and the entity it addresses.
@@ -230,6 +234,7 @@ impl Command {
                     optional("legalReference", legal_reference.as_deref(), limits::REFERENCE)
                 }
                 ArticleCommand::Restore { reason } => optional("reason", reason.as_deref(), limits::NOTE),
+                ArticleCommand::Lifecycle(l) => l.validate(),
             },
             Command::Author(_, c) => match c {
                 AuthorCommand::Register { name, bio } => {
@@ -237,6 +242,7 @@ impl Command {
                     optional("bio", bio.as_deref(), limits::BIO)
                 }
                 AuthorCommand::Rename { name } => required("name", name, limits::NAME),
+                AuthorCommand::Lifecycle(l) => l.validate(),
             },
         }
     }

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ids::AuthorId;
+pub use super::lifecycle::{ArticleErased, AuthorErased, LegalHoldPlaced, LegalHoldReleased};
 
 /// An author joined the archive.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,6 +204,13 @@ pub enum Event {
     ArticleRestored(ArticleRestored),
     ArticleScheduled(ArticleScheduled),
     ArticleUnscheduled(ArticleUnscheduled),
+    ArticleErased(ArticleErased),
+    AuthorErased(AuthorErased),
+    LegalHoldPlaced(LegalHoldPlaced),
+    LegalHoldReleased(LegalHoldReleased),
+    /// Not a stored type: an event of an erased stream, whose payload can no longer be read.
+    /// Only its envelope is left; every fold passes over it.
+    Shredded,
 }
 
 /// Why a stored event could not be read as a morgue event.
@@ -232,7 +240,7 @@ pub enum DecodeError {
 }
 
 /// Every event type's name, in a fixed order.
-pub const EVENT_TYPES: [&str; 13] = [
+pub const EVENT_TYPES: [&str; 17] = [
     "AuthorRegistered",
     "AuthorRenamed",
     "ArticleDrafted",
@@ -246,7 +254,14 @@ pub const EVENT_TYPES: [&str; 13] = [
     "ArticleRestored",
     "ArticleScheduled",
     "ArticleUnscheduled",
+    "ArticleErased",
+    "AuthorErased",
+    "LegalHoldPlaced",
+    "LegalHoldReleased",
 ];
+
+/// The type name [`Event::Shredded`] reports (never stored, never decoded).
+pub const SHREDDED: &str = "Shredded";
 
 impl Event {
     /// The stored type name.
@@ -265,6 +280,11 @@ impl Event {
             Event::ArticleRestored(_) => EVENT_TYPES[10],
             Event::ArticleScheduled(_) => EVENT_TYPES[11],
             Event::ArticleUnscheduled(_) => EVENT_TYPES[12],
+            Event::ArticleErased(_) => EVENT_TYPES[13],
+            Event::AuthorErased(_) => EVENT_TYPES[14],
+            Event::LegalHoldPlaced(_) => EVENT_TYPES[15],
+            Event::LegalHoldReleased(_) => EVENT_TYPES[16],
+            Event::Shredded => SHREDDED,
         }
     }
 
@@ -289,6 +309,11 @@ impl Event {
             Event::ArticleRestored(p) => serde_json::to_vec(p),
             Event::ArticleScheduled(p) => serde_json::to_vec(p),
             Event::ArticleUnscheduled(p) => serde_json::to_vec(p),
+            Event::ArticleErased(p) => serde_json::to_vec(p),
+            Event::AuthorErased(p) => serde_json::to_vec(p),
+            Event::LegalHoldPlaced(p) => serde_json::to_vec(p),
+            Event::LegalHoldReleased(p) => serde_json::to_vec(p),
+            Event::Shredded => Ok(b"null".to_vec()),
         };
         value.expect("payload structs of strings and ids always serialize")
     }
@@ -324,6 +349,10 @@ impl Event {
             "ArticleRestored" => Event::ArticleRestored(serde_json::from_slice(payload).map_err(bad)?),
             "ArticleScheduled" => Event::ArticleScheduled(serde_json::from_slice(payload).map_err(bad)?),
             "ArticleUnscheduled" => Event::ArticleUnscheduled(serde_json::from_slice(payload).map_err(bad)?),
+            "ArticleErased" => Event::ArticleErased(serde_json::from_slice(payload).map_err(bad)?),
+            "AuthorErased" => Event::AuthorErased(serde_json::from_slice(payload).map_err(bad)?),
+            "LegalHoldPlaced" => Event::LegalHoldPlaced(serde_json::from_slice(payload).map_err(bad)?),
+            "LegalHoldReleased" => Event::LegalHoldReleased(serde_json::from_slice(payload).map_err(bad)?),
             other => return Err(DecodeError::UnknownType(other.to_owned())),
         };
         Ok(event)
@@ -357,6 +386,8 @@ impl Event {
             Event::BylineAdded(_) | Event::BylineRemoved(_) => vec!["bylines"],
             Event::ArticleTakenDown(_) | Event::ArticleRestored(_) => vec!["takedown"],
             Event::ArticleScheduled(_) | Event::ArticleUnscheduled(_) => vec!["scheduledAt"],
+            Event::ArticleErased(_) | Event::AuthorErased(_) | Event::Shredded => Vec::new(),
+            Event::LegalHoldPlaced(_) | Event::LegalHoldReleased(_) => vec!["legalHold"],
         }
     }
 
@@ -367,8 +398,14 @@ impl Event {
             Event::ArticleRetracted(r) => Some(&r.reason),
             Event::ArticleTakenDown(t) => Some(&t.reason),
             Event::ArticleRestored(r) => r.reason.as_deref(),
+            Event::LegalHoldPlaced(h) => Some(&h.reason),
             _ => None,
         }
+    }
+
+    /// Whether this event erases its stream (see `store::AppendRequest::erase`).
+    pub fn erases(&self) -> bool {
+        is_erasure(self.event_type())
     }
 
     /// The unique values this event takes: `("slug", slug)` for a draft.
@@ -378,6 +415,12 @@ impl Event {
             _ => Vec::new(),
         }
     }
+}
+
+/// Whether events of this type erase their stream (read from the type alone, without the
+/// payload).
+pub fn is_erasure(event_type: &str) -> bool {
+    event_type == EVENT_TYPES[13] || event_type == EVENT_TYPES[14]
 }
 
 /// The schema version written today for an event type; 0 for an unknown type.

@@ -10,6 +10,7 @@ pub mod authored;
 pub mod commands;
 pub mod events;
 pub mod ids;
+pub mod lifecycle;
 
 use chrono::{DateTime, Utc};
 
@@ -18,6 +19,7 @@ pub use author::Author;
 pub use commands::{ArticleCommand, AuthorCommand, Command};
 pub use events::Event;
 pub use ids::{ArticleId, AuthorId, StreamKind};
+pub use lifecycle::Lifecycle;
 
 /// What a fold needs of an event's envelope besides its payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,10 +31,15 @@ pub struct Meta {
 }
 
 /// Reads a stored event as a domain event with the envelope facts a fold needs. The log's
-/// record type is the store's; what its bytes mean is decided here.
+/// record type is the store's; what its bytes mean is decided here. An event the store could
+/// not open (its stream was erased) reads as [`Event::Shredded`].
 pub fn decode(event: &crate::store::RecordedEvent) -> Result<(Event, Meta), events::DecodeError> {
+    let meta = Meta { version: event.version, effective_at: event.effective_at };
+    if event.sealed {
+        return Ok((Event::Shredded, meta));
+    }
     let decoded = Event::decode(&event.event_type, event.schema_version, &event.payload)?;
-    Ok((decoded, Meta { version: event.version, effective_at: event.effective_at }))
+    Ok((decoded, meta))
 }
 
 /// The unique names (slugs) an event claims in the log; every append and restore carries them.
@@ -76,6 +83,9 @@ pub enum Rejection {
     /// The command does not fit the entity's current state.
     #[error("{0}")]
     Conflict(String),
+    /// The entity is under a legal hold, which forbids erasing it.
+    #[error("{0}")]
+    LegalHold(String),
 }
 
 impl Rejection {

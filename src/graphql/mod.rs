@@ -2,6 +2,7 @@
 //! calls and archive answers into GraphQL objects. This module never touches LMDB, Tantivy or
 //! HTTP; the HTTP layer hands it a [`Viewer`] per request.
 
+mod erasure;
 mod inputs;
 mod lifecycle;
 pub mod limits;
@@ -21,7 +22,18 @@ pub use query::{Bases, BasesHandle, QueryRoot};
 pub use subscription::SubscriptionRoot;
 
 /// The served schema type.
-pub type MorgueSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+pub type MorgueSchema = Schema<QueryRoot, Mutation, SubscriptionRoot>;
+
+/// Writes. Every mutation needs `Authorization: Bearer <token>` with an editor or admin token
+/// (UNAUTHENTICATED without one; `rebuildProjector`, takedowns, erasures and legal holds need
+/// an admin token); the token's name is recorded as the actor. Errors carry
+/// `extensions.code`. The answer is read from the views at the position written, waiting up
+/// to 5 s for them (STALE if they lag further; the write is kept, so read it later with
+/// `minPosition`). A read replica refuses every mutation with READ_ONLY (whatever the token);
+/// `extensions.writer` names the writer when configured.
+#[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct Mutation(MutationRoot, erasure::ErasureMutation);
 
 pub use limits::{MAX_COMPLEXITY, MAX_DEPTH};
 /// Most directives on one field.
@@ -68,7 +80,7 @@ pub fn schema(archive: Archive) -> MorgueSchema {
 /// The schema over an archive, answering introspection (`__schema`, `__type`) or not: a
 /// public node may keep its schema to itself (`serve --introspection off`).
 pub fn schema_with(archive: Archive, introspection: bool) -> MorgueSchema {
-    let builder = Schema::build(QueryRoot::default(), MutationRoot, SubscriptionRoot)
+    let builder = Schema::build(QueryRoot::default(), Mutation::default(), SubscriptionRoot)
         .data(archive)
         .extension(limits::DocumentLimits)
         .limit_directives(MAX_DIRECTIVES);
@@ -77,7 +89,7 @@ pub fn schema_with(archive: Archive, introspection: bool) -> MorgueSchema {
 
 /// The SDL of the served schema (what `schema/morgue.graphql` holds).
 pub fn sdl() -> String {
-    Schema::build(QueryRoot::default(), MutationRoot, SubscriptionRoot).finish().sdl()
+    Schema::build(QueryRoot::default(), Mutation::default(), SubscriptionRoot).finish().sdl()
 }
 
 /// A GraphQL error with a machine-readable `extensions.code`.

@@ -13,31 +13,32 @@ use crate::archive::{Archive, Entity, READ_YOUR_WRITES_WAIT, Reading, WriteOptio
 use crate::domain::{ArticleCommand as A, ArticleId, AuthorCommand as U, AuthorId, Command};
 
 /// The root of writes.
+#[derive(Default)]
 pub struct MutationRoot;
 
 /// What an article mutation answers.
 #[derive(SimpleObject)]
 pub struct ArticlePayload {
     /// The article after the write.
-    article: ArticleObj,
+    pub(super) article: ArticleObj,
     /// Its stream version.
-    version: i32,
+    pub(super) version: i32,
     /// The position written: pass it as `minPosition` to read your write.
-    position: Pos,
+    pub(super) position: Pos,
 }
 
 /// What an author mutation answers.
 #[derive(SimpleObject)]
 pub struct AuthorPayload {
     /// The author after the write.
-    author: AuthorObj,
+    pub(super) author: AuthorObj,
     /// Their stream version.
-    version: i32,
+    pub(super) version: i32,
     /// The position written.
-    position: Pos,
+    pub(super) position: Pos,
 }
 
-fn options(
+pub(super) fn options(
     expected_version: Option<i32>,
     effective_at: Option<Instant>,
     idempotency_key: Option<String>,
@@ -59,7 +60,7 @@ fn author(id: &ID) -> async_graphql::Result<AuthorId> {
 }
 
 /// Refuses anyone but an admin: UNAUTHENTICATED without a token, FORBIDDEN with an editor's.
-fn admin(ctx: &Context<'_>, what: &str) -> async_graphql::Result<()> {
+pub(super) fn admin(ctx: &Context<'_>, what: &str) -> async_graphql::Result<()> {
     match ctx.data_opt::<Viewer>() {
         Some(Viewer::Staff { role: super::Role::Admin, .. }) => Ok(()),
         Some(Viewer::Staff { .. }) => Err(error(Code::Forbidden, format!("{what} needs an admin token"))),
@@ -68,12 +69,12 @@ fn admin(ctx: &Context<'_>, what: &str) -> async_graphql::Result<()> {
 }
 
 /// A read replica refuses every mutation before looking at its input or token: READ_ONLY.
-fn writable(ctx: &Context<'_>) -> async_graphql::Result<()> {
+pub(super) fn writable(ctx: &Context<'_>) -> async_graphql::Result<()> {
     ctx.data::<Archive>()?.read_only().map_err(to_gql)
 }
 
 /// Runs a command for the token holder; anonymous callers are UNAUTHENTICATED.
-async fn execute(
+pub(super) async fn execute(
     ctx: &Context<'_>,
     command: Command,
     options: WriteOptions,
@@ -115,25 +116,27 @@ async fn execute(
             let snap = archive.author(&reading, a.id).map_err(to_gql)?.ok_or_else(missing)?;
             Outcome::Author(AuthorPayload { author: AuthorObj { snap, reading }, version, position })
         }
+        Entity::Erased(_) => Outcome::Erased(position),
     })
 }
 
-enum Outcome {
+pub(super) enum Outcome {
     Article(Box<ArticlePayload>),
     Author(AuthorPayload),
+    Erased(Pos),
 }
 
 impl Outcome {
     fn article(self) -> async_graphql::Result<ArticlePayload> {
         match self {
             Outcome::Article(p) => Ok(*p),
-            Outcome::Author(_) => Err(error(Code::Internal, "expected an article")),
+            _ => Err(error(Code::Internal, "expected an article")),
         }
     }
     fn author(self) -> async_graphql::Result<AuthorPayload> {
         match self {
             Outcome::Author(p) => Ok(p),
-            Outcome::Article(_) => Err(error(Code::Internal, "expected an author")),
+            _ => Err(error(Code::Internal, "expected an author")),
         }
     }
 }
@@ -147,13 +150,8 @@ pub enum Projector {
     Search,
 }
 
-/// Writes. Every mutation needs `Authorization: Bearer <token>` with an editor or admin token
-/// (UNAUTHENTICATED without one; `rebuildProjector` needs an admin token); the token's name is
-/// recorded as the actor. Errors carry `extensions.code`. The answer is read from the views at
-/// the position written, waiting up to 5 s for them (STALE if they lag further; the write is
-/// kept, so read it later with `minPosition`). A read replica refuses every mutation with
-/// READ_ONLY (whatever the token); `extensions.writer` names the writer when configured.
-#[Object(name = "Mutation")]
+/// The editors' writes (merged into `Mutation`, which documents them).
+#[Object(name = "EditorMutation")]
 impl MutationRoot {
     /// Rebuild a projector from the log into a new generation while the current one keeps
     /// serving, then switch to it atomically; answers its status after. Admin token only:

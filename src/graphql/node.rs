@@ -57,10 +57,18 @@ impl EventObj {
     async fn correlation_id(&self) -> Option<&str> {
         self.0.correlation_id.as_deref()
     }
-    /// The payload as stored: a JSON object with snake_case keys, shaped by `type` and
-    /// `schemaVersion`.
+    /// The payload: a JSON object with snake_case keys, shaped by `type` and
+    /// `schemaVersion`; `null` for an event of an erased stream (only its envelope is left).
     async fn payload(&self) -> Json<serde_json::Value> {
+        if self.0.sealed {
+            return Json(serde_json::Value::Null);
+        }
         Json(serde_json::from_slice(&self.0.payload).unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Whether the event's content was erased with its stream: its payload is gone for good.
+    async fn erased(&self) -> bool {
+        self.0.sealed
     }
 }
 

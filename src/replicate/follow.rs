@@ -10,7 +10,7 @@ use futures_util::{FutureExt, StreamExt};
 
 use super::Link;
 use super::wire::WireEvent;
-use crate::store::{Restored, Store};
+use crate::store::{Restored, Store, StreamKey};
 
 /// Most events restored in one transaction.
 const BATCH: usize = 1000;
@@ -35,6 +35,7 @@ async fn session(store: &Store, link: &Link) -> Result<(), String> {
         return Err(reason);
     }
     link.remote.store(last.max(head), Ordering::Release);
+    let bucket = super::keys::open(&js, config, false).await?;
 
     // The log is the checkpoint: start the consumer where it ends.
     let _ = stream.delete_consumer(&config.consumer).await;
@@ -83,6 +84,8 @@ async fn session(store: &Store, link: &Link) -> Result<(), String> {
             }
         }
         let mut records: Vec<Restored> = Vec::with_capacity(batch.len());
+        // Keys fetched for this batch's streams (the log learns them when it restores it).
+        let mut keys: rustc_hash::FxHashMap<String, Option<StreamKey>> = Default::default();
         let mut remote = 0;
         for message in &batch {
             let info = message.info().map_err(|e| format!("a message without JetStream info: {e}"))?;
@@ -94,8 +97,26 @@ async fn session(store: &Store, link: &Link) -> Result<(), String> {
             if sequence > next {
                 return Err(format!("the stream skipped from {} to {sequence}", next - 1));
             }
-            let record =
-                WireEvent::restored(&message.payload).map_err(|e| format!("sequence {sequence}: {e}"))?;
+            let line = WireEvent::line(&message.payload).map_err(|e| format!("sequence {sequence}: {e}"))?;
+            let key = match keys.get(&line.stream) {
+                Some(key) => *key,
+                None if !line.sealed => None,
+                None => {
+                    let local =
+                        store.reader().and_then(|r| r.key(&line.stream)).map_err(|e| e.to_string())?;
+                    // A key the bucket no longer holds belongs to an erased stream.
+                    let key = match local {
+                        Some(key) => Some(key),
+                        None => super::keys::get(&bucket, &line.stream).await?,
+                    };
+                    keys.insert(line.stream.clone(), key);
+                    key
+                }
+            };
+            let record = WireEvent::restored(&line, key).map_err(|e| format!("sequence {sequence}: {e}"))?;
+            if record.erases {
+                keys.insert(line.stream.clone(), None);
+            }
             if let Some(key) = &config.writer_key {
                 let signature = message.headers.as_ref().and_then(|h| h.get(super::trust::H_SIGNATURE));
                 if !key.verifies(&record.event.checksum, signature.map(|v| v.as_str())) {

@@ -14,6 +14,7 @@
 //! `docs/feed.md`: other services consume the same feed.
 
 mod follow;
+pub mod keys;
 mod publish;
 pub mod trust;
 pub mod wire;

@@ -52,6 +52,7 @@ async fn session(store: &Store, link: &Link) -> Result<(), String> {
         link.halt(format!("{reason}; this writer refuses writes until an operator reconciles it"));
         return Err(reason);
     }
+    let bucket = super::keys::open(&js, config, true).await?;
     link.done.store(last, Ordering::Release);
     link.set_connected(true);
     tracing::info!(target = %config.describe(), last, head = %store.head(), "publishing the log");
@@ -68,12 +69,19 @@ async fn session(store: &Store, link: &Link) -> Result<(), String> {
         }
         let reader = store.clone();
         let after = Position(next - 1);
-        let events = tokio::task::spawn_blocking(move || reader.read_all(after, BATCH))
+        let (events, keys) = tokio::task::spawn_blocking(move || batch(&reader, after))
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("reading the log: {e}"))?;
         let mut acks: VecDeque<(u64, PublishAckFuture)> = VecDeque::with_capacity(WINDOW);
-        for event in &events {
+        for (event, key) in events.iter().zip(keys) {
+            // A stream's key is in the bucket before its first event is on the stream; an
+            // erasure destroys it there before the erasure itself is published.
+            match key {
+                KeyChange::None => {}
+                KeyChange::Put(key) => super::keys::put(&bucket, &event.stream, &key).await?,
+                KeyChange::Shred => super::keys::shred(&bucket, &event.stream).await?,
+            }
             let (subject, message) = WireEvent::of(event, config.signing_key.as_deref()).into_message();
             let position = event.position;
             let ack = js.send_publish(subject, message).await.map_err(|e| {
@@ -94,6 +102,35 @@ async fn session(store: &Store, link: &Link) -> Result<(), String> {
         }
         next = link.done.load(Ordering::Acquire) + 1;
     }
+}
+
+/// What the bucket of keys must learn before an event is published.
+enum KeyChange {
+    None,
+    Put(crate::store::StreamKey),
+    Shred,
+}
+
+/// The next events as stored (sealed payloads stay sealed on the feed), and for each the key
+/// change it brings: a stream's first event puts its key, an erasure shreds it.
+fn batch(
+    store: &Store,
+    after: Position,
+) -> crate::store::Result<(Vec<crate::store::RecordedEvent>, Vec<KeyChange>)> {
+    let reader = store.reader()?;
+    let erased: rustc_hash::FxHashMap<String, Position> = reader.erased()?.into_iter().collect();
+    let events: Vec<_> = reader.stored_after(after)?.take(BATCH).collect::<crate::store::Result<_>>()?;
+    let mut changes = Vec::with_capacity(events.len());
+    for e in &events {
+        changes.push(if erased.get(&e.stream) == Some(&e.position) {
+            KeyChange::Shred
+        } else if e.version == 1 && e.sealed {
+            reader.key(&e.stream)?.map_or(KeyChange::None, KeyChange::Put)
+        } else {
+            KeyChange::None
+        });
+    }
+    Ok((events, changes))
 }
 
 /// Waits for one acknowledgement and records it: the stream must have put the event at its

@@ -75,10 +75,17 @@ impl WireEvent {
         (self.subject, message)
     }
 
-    /// The record a message's payload carries, for a verbatim restore.
-    pub fn restored(payload: &[u8]) -> Result<Restored, String> {
-        let line: Line = serde_json::from_slice(payload).map_err(|e| format!("payload: {e}"))?;
-        crate::transfer::restored(&line).map_err(|e| e.to_string())
+    /// The line a message's payload carries.
+    pub fn line(payload: &[u8]) -> Result<Line, String> {
+        serde_json::from_slice(payload).map_err(|e| format!("payload: {e}"))
+    }
+
+    /// The record a line carries, for a verbatim restore; `key` is its stream's, if known.
+    pub fn restored(line: &Line, key: Option<crate::store::StreamKey>) -> Result<Restored, String> {
+        if line.key.is_some() {
+            return Err("field key: the feed never carries keys".into());
+        }
+        crate::transfer::restored(line, key).map_err(|e| e.to_string())
     }
 }
 

@@ -1,12 +1,15 @@
 //! Byte layouts of everything the store writes: event records and composite keys.
 //!
-//! An event record (format 1), all integers big-endian:
+//! An event record, all integers big-endian:
 //!
 //! ```text
 //! format u8 = 1 | position u64 | version u64 | recorded_at i64 µs | effective_at i64 µs
 //! | schema_version u16 | stream str16 | event_type str16 | actor opt16 | idempotency_key opt16
 //! | correlation_id opt16 | payload u32 len + bytes | prev_hash [32] | checksum [32]
 //! ```
+//!
+//! Format 1 holds the payload as given; format 2 is the same layout with the payload sealed
+//! with the stream's key (see [`super::seal`]).
 //!
 //! `str16` is a u16 length and UTF-8 bytes; `opt16` is a presence byte then a `str16`. The
 //! checksum is BLAKE3 of every byte before it, `prev_hash` included, so one digest both detects
@@ -17,8 +20,11 @@ use chrono::{DateTime, Utc};
 use super::envelope::{Hash, RecordedEvent};
 use crate::Position;
 
-/// The record format written today.
+/// The record format of an unsealed payload.
 pub const RECORD_FORMAT: u8 = 1;
+
+/// The record format of a sealed payload.
+pub const SEALED_FORMAT: u8 = 2;
 
 /// Why a record could not be decoded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -56,7 +62,7 @@ pub fn from_micros(us: i64) -> Option<DateTime<Utc>> {
 /// The record's bytes without the trailing checksum, and the checksum over them.
 pub fn encode_record(event: &RecordedEvent) -> Vec<u8> {
     let mut out = Vec::with_capacity(128 + event.payload.len() + event.stream.len());
-    out.push(RECORD_FORMAT);
+    out.push(if event.sealed { SEALED_FORMAT } else { RECORD_FORMAT });
     out.extend_from_slice(&event.position.0.to_be_bytes());
     out.extend_from_slice(&event.version.to_be_bytes());
     out.extend_from_slice(&micros(event.recorded_at).to_be_bytes());
@@ -88,7 +94,7 @@ pub fn checksum_of(event: &RecordedEvent) -> Hash {
 pub fn stream_of_record(bytes: &[u8]) -> Result<String, DecodeError> {
     let mut r = Reader { bytes, at: 0 };
     let format = r.u8("format")?;
-    if format != RECORD_FORMAT {
+    if format != RECORD_FORMAT && format != SEALED_FORMAT {
         return Err(DecodeError::UnknownFormat(format));
     }
     r.u64("position")?;
@@ -103,7 +109,7 @@ pub fn stream_of_record(bytes: &[u8]) -> Result<String, DecodeError> {
 pub fn decode_record(bytes: &[u8]) -> Result<RecordedEvent, DecodeError> {
     let mut r = Reader { bytes, at: 0 };
     let format = r.u8("format")?;
-    if format != RECORD_FORMAT {
+    if format != RECORD_FORMAT && format != SEALED_FORMAT {
         return Err(DecodeError::UnknownFormat(format));
     }
     let position = Position(r.u64("position")?);
@@ -139,6 +145,7 @@ pub fn decode_record(bytes: &[u8]) -> Result<RecordedEvent, DecodeError> {
         idempotency_key,
         correlation_id,
         payload,
+        sealed: format == SEALED_FORMAT,
         prev_hash,
         checksum,
     })
@@ -273,6 +280,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn event(payload: Vec<u8>, actor: Option<String>, stream: String, us: i64) -> RecordedEvent {
+        let sealed = us % 2 == 0;
         let mut e = RecordedEvent {
             position: Position(7),
             stream,
@@ -285,6 +293,7 @@ mod tests {
             idempotency_key: None,
             correlation_id: Some("c".into()),
             payload,
+            sealed,
             prev_hash: [9; 32],
             checksum: [0; 32],
         };

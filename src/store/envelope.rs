@@ -49,8 +49,11 @@ pub struct RecordedEvent {
     pub idempotency_key: Option<String>,
     /// Shared by all events written for one command.
     pub correlation_id: Option<String>,
-    /// The payload bytes.
+    /// The payload bytes: as stored when `sealed`, otherwise the payload itself.
     pub payload: Vec<u8>,
+    /// Whether `payload` is sealed with the stream's key (see [`super::seal`]). Reads open
+    /// what they can; an event still sealed after a read belongs to an erased stream.
+    pub sealed: bool,
     /// The checksum of the previous event in the log ([`GENESIS_HASH`] for position 1).
     pub prev_hash: Hash,
     /// BLAKE3 of this record's encoded fields and `prev_hash`: its checksum and chain link.
@@ -120,6 +123,10 @@ pub struct AppendRequest {
     pub correlation_id: Option<String>,
     /// Unique values the stream takes with this append.
     pub claims: Vec<Claim>,
+    /// Whether this append erases the stream: its events are written unsealed (the erasure's
+    /// tombstone), the stream's key is destroyed and its unique values are released, all in
+    /// the append's transaction. Nothing may be appended to the stream afterwards.
+    pub erase: bool,
 }
 
 impl AppendRequest {
@@ -134,6 +141,7 @@ impl AppendRequest {
             actor: None,
             correlation_id: None,
             claims: Vec::new(),
+            erase: false,
         }
     }
 

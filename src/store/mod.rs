@@ -9,7 +9,9 @@
 //! block the writer.
 
 pub mod codec;
+pub mod compact;
 pub mod envelope;
+pub mod seal;
 pub mod tables;
 pub mod verify;
 mod writer;
@@ -25,6 +27,7 @@ use tokio::sync::{oneshot, watch};
 pub use envelope::{
     AppendRequest, Appended, Claim, ExpectedVersion, GENESIS_HASH, Hash, ProposedEvent, RecordedEvent,
 };
+pub use seal::StreamKey;
 pub use tables::Tables;
 pub use verify::{VerifyReport, verify};
 pub use writer::Restored;
@@ -127,6 +130,12 @@ pub enum Error {
         index: usize,
         /// Why.
         source: Box<Error>,
+    },
+    /// The stream was erased: nothing more may be appended to it.
+    #[error("stream {stream} was erased")]
+    Erased {
+        /// The stream.
+        stream: String,
     },
     /// The LMDB map is full.
     #[error("the store is full at its map size of {map_size} bytes; restart with a larger MORGUE_MAP_SIZE")]
@@ -343,14 +352,55 @@ impl Store {
         Ok(head)
     }
 
+    /// Removes every stream key from this log and returns them: a backup keeps its keys in a
+    /// file of their own, apart from the log (run [`compact::compact`] after, so the freed
+    /// pages do not keep them).
+    pub fn take_keys(&self) -> Result<Vec<(String, StreamKey)>> {
+        let keys = self.reader()?.keys()?;
+        let mut wtxn = self.inner.env.write_txn()?;
+        self.inner.tables.keys.clear(&mut wtxn)?;
+        wtxn.commit()?;
+        Ok(keys)
+    }
+
+    /// Gives back stream keys a backup kept apart, except those of the streams in `erased`,
+    /// which are marked erased (after this log's end: at position 0) so nothing more is
+    /// appended to them. Returns how many keys were put.
+    pub fn put_keys(&self, keys: &[(String, StreamKey)], erased: &[String]) -> Result<usize> {
+        let mut wtxn = self.inner.env.write_txn()?;
+        let t = &self.inner.tables;
+        let mut put = 0;
+        for (stream, key) in keys {
+            if !erased.contains(stream) && t.erased.get(&wtxn, stream)?.is_none() {
+                t.keys.put(&mut wtxn, stream, &key.0)?;
+                put += 1;
+            }
+        }
+        for stream in erased {
+            if t.erased.get(&wtxn, stream)?.is_none() {
+                t.keys.delete(&mut wtxn, stream)?;
+                t.erased.put(&mut wtxn, stream, &0)?;
+            }
+        }
+        wtxn.commit()?;
+        Ok(put)
+    }
+
     /// A consistent read view of the log as of now.
     pub fn reader(&self) -> Result<LogReader<'_>> {
         Ok(LogReader { txn: self.inner.env.read_txn()?, tables: &self.inner.tables })
     }
 
-    /// Up to `limit` events after position `after`, in order.
+    /// Up to `limit` events after position `after`, in order, opened (see
+    /// [`LogReader::event`]).
     pub fn read_all(&self, after: Position, limit: usize) -> Result<Vec<RecordedEvent>> {
         self.reader()?.events_after(after)?.take(limit).collect()
+    }
+
+    /// Up to `limit` events after position `after`, in order, as stored (sealed payloads
+    /// stay sealed): what a replica or a restore copies.
+    pub fn read_all_stored(&self, after: Position, limit: usize) -> Result<Vec<RecordedEvent>> {
+        self.reader()?.stored_after(after)?.take(limit).collect()
     }
 
     /// Up to `limit` events of `stream` from version `from` on, in order.
@@ -386,8 +436,15 @@ impl LogReader<'_> {
         Ok(Position(self.tables.events.last(&self.txn)?.map_or(0, |(k, _)| k)))
     }
 
-    /// The event at `position`; [`Error::Corrupt`] when it is missing or damaged.
+    /// The event at `position`, opened: a sealed payload is given in the clear, unless its
+    /// stream was erased, in which case the event comes back still `sealed` (a tombstone of
+    /// envelope alone). [`Error::Corrupt`] when it is missing or damaged.
     pub fn event(&self, position: Position) -> Result<RecordedEvent> {
+        self.open(self.stored_event(position)?)
+    }
+
+    /// The event at `position` as stored.
+    pub fn stored_event(&self, position: Position) -> Result<RecordedEvent> {
         let bytes = self
             .tables
             .events
@@ -396,14 +453,67 @@ impl LogReader<'_> {
         decode_at(position, bytes)
     }
 
-    /// Every event after `after`, in position order.
+    /// Every event after `after`, in position order, opened (see [`LogReader::event`]).
     pub fn events_after(&self, after: Position) -> Result<impl Iterator<Item = Result<RecordedEvent>> + '_> {
+        Ok(self.stored_after(after)?.map(|event| self.open(event?)))
+    }
+
+    /// Every event after `after`, in position order, as stored.
+    pub fn stored_after(&self, after: Position) -> Result<impl Iterator<Item = Result<RecordedEvent>> + '_> {
         let start = after.0.saturating_add(1);
         let iter = self.tables.events.range(&self.txn, &(start..))?;
         Ok(iter.map(|entry| {
             let (key, bytes) = entry?;
             decode_at(Position(key), bytes)
         }))
+    }
+
+    /// Opens a stored event's sealed payload with its stream's key; an erased stream's event
+    /// is given back still sealed.
+    pub fn open(&self, mut event: RecordedEvent) -> Result<RecordedEvent> {
+        if !event.sealed {
+            return Ok(event);
+        }
+        let Some(key) = self.key(&event.stream)? else { return Ok(event) };
+        event.payload = key
+            .open(event.position, &event.stream, &event.payload)
+            .map_err(|e| Error::Corrupt { position: event.position, reason: e.to_string() })?;
+        event.sealed = false;
+        Ok(event)
+    }
+
+    /// A stream's sealing key; `None` for a stream erased, unsealed or unknown.
+    pub fn key(&self, stream: &str) -> Result<Option<StreamKey>> {
+        match self.tables.keys.get(&self.txn, stream)? {
+            None => Ok(None),
+            Some(bytes) => StreamKey::from_slice(bytes).map(Some).ok_or_else(|| Error::Corrupt {
+                position: Position::ZERO,
+                reason: format!("the key of stream {stream} is damaged"),
+            }),
+        }
+    }
+
+    /// Every stream erased, with the position of its erasure, in stream order.
+    pub fn erased(&self) -> Result<Vec<(String, Position)>> {
+        self.tables
+            .erased
+            .iter(&self.txn)?
+            .map(|entry| entry.map(|(s, p)| (s.to_owned(), Position(p))).map_err(Error::from))
+            .collect()
+    }
+
+    /// Every stream key, in stream order (for backups, which keep them apart from the log).
+    pub fn keys(&self) -> Result<Vec<(String, StreamKey)>> {
+        let mut out = Vec::new();
+        for entry in self.tables.keys.iter(&self.txn)? {
+            let (stream, bytes) = entry?;
+            let key = StreamKey::from_slice(bytes).ok_or_else(|| Error::Corrupt {
+                position: Position::ZERO,
+                reason: format!("the key of stream {stream} is damaged"),
+            })?;
+            out.push((stream.to_owned(), key));
+        }
+        Ok(out)
     }
 
     /// The streams of the events after `after`, at most `limit` of them, in position order:

@@ -18,10 +18,14 @@ pub mod db_name {
     pub const CLAIMS: &str = "claims";
     /// store-wide settings (`format`).
     pub const META: &str = "meta";
+    /// stream → its 32-byte sealing key: outside the hash chain, deleted by an erasure.
+    pub const KEYS: &str = "keys";
+    /// stream → the position (u64 BE) of the event that erased it.
+    pub const ERASED: &str = "erased";
 }
 
 /// How many named tables the log environment holds.
-pub const TABLE_COUNT: u32 = 5;
+pub const TABLE_COUNT: u32 = 7;
 
 /// The log's tables, typed.
 #[derive(Clone, Copy)]
@@ -36,6 +40,10 @@ pub struct Tables {
     pub claims: Database<Bytes, Str>,
     /// Store-wide settings.
     pub meta: Database<Str, Bytes>,
+    /// Each sealed stream's key, until it is erased.
+    pub keys: Database<Str, Bytes>,
+    /// The erased streams, and where each was erased.
+    pub erased: Database<Str, U64<BigEndian>>,
 }
 
 impl Tables {
@@ -47,6 +55,8 @@ impl Tables {
             idempotency: env.create_database(wtxn, Some(db_name::IDEMPOTENCY))?,
             claims: env.create_database(wtxn, Some(db_name::CLAIMS))?,
             meta: env.create_database(wtxn, Some(db_name::META))?,
+            keys: env.create_database(wtxn, Some(db_name::KEYS))?,
+            erased: env.create_database(wtxn, Some(db_name::ERASED))?,
         })
     }
 }

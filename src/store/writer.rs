@@ -16,6 +16,7 @@ use tokio::sync::{oneshot, watch};
 
 use super::codec::{self, micros};
 use super::envelope::{AppendRequest, Appended, GENESIS_HASH, Hash, RecordedEvent};
+use super::seal::StreamKey;
 use super::{Env, Error, Result, Tables, limits};
 use crate::Position;
 
@@ -42,6 +43,10 @@ pub struct Restored {
     pub event: RecordedEvent,
     /// The claims its event makes (the store cannot know them from the record).
     pub claims: Vec<super::Claim>,
+    /// The stream's sealing key, when the source still has it and this log may not.
+    pub key: Option<StreamKey>,
+    /// Whether the event erases its stream (see [`AppendRequest::erase`]).
+    pub erases: bool,
 }
 
 /// One unit of work waiting for the writer.
@@ -247,6 +252,9 @@ impl Writer {
             return bad("effective_at is later than recorded_at".into());
         }
         let t = self.tables;
+        if t.erased.get(wtxn, &e.stream)?.is_some() {
+            return bad(format!("stream {} was erased; nothing follows its erasure", e.stream));
+        }
         let current = stream_head(&t, wtxn, &e.stream).map_err(into_heed)?;
         let actual = current.map_or(0, |(v, _)| v);
         if e.version != actual + 1 {
@@ -277,6 +285,14 @@ impl Writer {
         t.streams.put(wtxn, &codec::stream_key(&e.stream, e.version), &e.position.0)?;
         for claim in &record.claims {
             t.claims.put(wtxn, &codec::claim_key(&claim.namespace, &claim.value), &e.stream)?;
+        }
+        if let Some(key) = &record.key
+            && t.keys.get(wtxn, &e.stream)?.is_none()
+        {
+            t.keys.put(wtxn, &e.stream, &key.0)?;
+        }
+        if record.erases {
+            erase_stream(&t, wtxn, &e.stream, e.position)?;
         }
         if let Some(key) = &e.idempotency_key {
             // The original fingerprint is not part of the record: a restored key is extended
@@ -354,6 +370,26 @@ impl Writer {
                 }));
             }
         }
+        if t.erased.get(wtxn, &request.stream)?.is_some() {
+            return Ok(Err(Error::Erased { stream: request.stream.clone() }));
+        }
+        // Every stream is sealed with a key of its own, made with its first event; the
+        // erasure's own events are written unsealed, as its tombstone. A stream without a key
+        // that already exists was written before sealing, and stays unsealed.
+        let (key, new_key) = match t.keys.get(wtxn, &request.stream)? {
+            _ if request.erase => (None, false),
+            Some(bytes) => match StreamKey::from_slice(bytes) {
+                Some(key) => (Some(key), false),
+                None => {
+                    return Ok(Err(Error::Corrupt {
+                        position: current.map_or(Position::ZERO, |(_, p)| p),
+                        reason: format!("the key of stream {} is damaged", request.stream),
+                    }));
+                }
+            },
+            None if actual == 0 => (Some(StreamKey::generate().map_err(heed::Error::Io)?), true),
+            None => (None, false),
+        };
         let mut previous_effective = match current {
             Some((_, position)) => t
                 .events
@@ -401,7 +437,11 @@ impl Writer {
                 actor: request.actor.clone(),
                 idempotency_key: request.idempotency_key.clone(),
                 correlation_id: request.correlation_id.clone(),
-                payload: proposed.payload.clone(),
+                payload: match &key {
+                    Some(key) => key.seal(tail.next, &request.stream, &proposed.payload),
+                    None => proposed.payload.clone(),
+                },
+                sealed: key.is_some(),
                 prev_hash: tail.last_hash,
                 checksum: [0; 32],
             };
@@ -419,6 +459,12 @@ impl Writer {
         for claim in &request.claims {
             t.claims.put(wtxn, &codec::claim_key(&claim.namespace, &claim.value), &request.stream)?;
         }
+        if let (Some(key), true) = (&key, new_key) {
+            t.keys.put(wtxn, &request.stream, &key.0)?;
+        }
+        if request.erase {
+            erase_stream(t, wtxn, &request.stream, first_position)?;
+        }
         if let Some(key) = &request.idempotency_key {
             let value = codec::encode_idempotency(&fingerprint, first_position, tail.head());
             t.idempotency.put(wtxn, key, &value)?;
@@ -432,6 +478,25 @@ impl Writer {
             deduplicated: false,
         }))
     }
+}
+
+/// Erases a stream in the transaction of its erasure event at `position`: destroys its key,
+/// marks it erased, and releases the unique values it held (a scan of the claims, which an
+/// erasure can afford).
+fn erase_stream(t: &Tables, wtxn: &mut RwTxn, stream: &str, position: Position) -> heed::Result<()> {
+    t.keys.delete(wtxn, stream)?;
+    t.erased.put(wtxn, stream, &position.0)?;
+    let held: Vec<Vec<u8>> = t
+        .claims
+        .iter(wtxn)?
+        .filter_map(|entry| entry.ok())
+        .filter(|(_, holder)| *holder == stream)
+        .map(|(key, _)| key.to_vec())
+        .collect();
+    for key in held {
+        t.claims.delete(wtxn, &key)?;
+    }
+    Ok(())
 }
 
 /// A stream's last version and its position, in one seek.

@@ -177,30 +177,30 @@ fn damage_bad_input_and_bad_usage_have_their_exit_codes() {
     use morgue::store::{AppendRequest, ExpectedVersion, Store, StoreOptions};
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("damaged");
-    {
-        let store = Store::open(data.join("log"), StoreOptions { map_size: 1 << 30 }).unwrap();
-        for i in 0..5u64 {
-            let name = if i == 3 { "NEEDLE-IN-PAYLOAD".to_owned() } else { format!("plain {i}") };
-            let event =
-                morgue::domain::events::Event::AuthorRegistered(morgue::domain::events::AuthorRegistered {
-                    name,
-                    bio: None,
-                });
-            let stream = format!("author-01J0000000000000000000000{i}");
-            store
-                .append(AppendRequest::new(
-                    &stream,
-                    ExpectedVersion::NoStream,
-                    vec![crate::support::proposed(&event)],
-                ))
-                .unwrap();
-        }
-    }
-    // A flipped byte in the fourth record (wherever LMDB keeps a copy of it).
+    let needle =
+        {
+            let store = Store::open(data.join("log"), StoreOptions { map_size: 1 << 30 }).unwrap();
+            for i in 0..5u64 {
+                let name = if i == 3 { "NEEDLE-IN-PAYLOAD".to_owned() } else { format!("plain {i}") };
+                let event = morgue::domain::events::Event::AuthorRegistered(
+                    morgue::domain::events::AuthorRegistered { name, bio: None },
+                );
+                let stream = format!("author-01J0000000000000000000000{i}");
+                store
+                    .append(AppendRequest::new(
+                        &stream,
+                        ExpectedVersion::NoStream,
+                        vec![crate::support::proposed(&event)],
+                    ))
+                    .unwrap();
+            }
+            store.reader().unwrap().stored_event(morgue::Position(4)).unwrap().payload[..16].to_vec()
+        };
+    // A flipped byte in the fourth record's sealed payload (wherever LMDB keeps a copy of it).
     let file = data.join("log/data.mdb");
     let mut bytes = std::fs::read(&file).unwrap();
     let places: Vec<usize> =
-        bytes.windows(6).enumerate().filter(|(_, w)| w == b"NEEDLE").map(|(i, _)| i).collect();
+        bytes.windows(16).enumerate().filter(|(_, w)| *w == needle.as_slice()).map(|(i, _)| i).collect();
     assert!(!places.is_empty());
     for at in places {
         bytes[at] ^= 0x01;

@@ -34,7 +34,7 @@ fn given(events: &[Event]) -> Given {
 
 impl Given {
     fn with_author(mut self, author: AuthorId) -> Given {
-        self.author = Some(Author { id: author, name: "N".into(), bio: None, version: 1 });
+        self.author = Some(Author { id: author, name: "N".into(), bio: None, version: 1, legal_hold: None });
         self
     }
 
@@ -194,7 +194,7 @@ proptest! {
                 continue;
             }
             let author = match cmd {
-                ArticleCommand::AddByline { author_id, .. } => Some(Author { id: *author_id, name: "n".into(), bio: None, version: 1 }),
+                ArticleCommand::AddByline { author_id, .. } => Some(Author { id: *author_id, name: "n".into(), bio: None, version: 1, legal_hold: None }),
                 _ => None,
             };
             let Ok(events) = article::decide(state.as_ref(), id, cmd, author.as_ref()) else { continue };

@@ -9,6 +9,7 @@ mod cli;
 mod crash;
 mod determinism;
 mod domain;
+mod erasure;
 mod fixtures;
 mod generated;
 mod hostile;

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 const WAIT: Duration = Duration::from_secs(120);
 
 /// The `nats-server` command, or `None` (skip) outside CI when it is not installed.
-fn nats_server() -> Option<&'static str> {
+pub(crate) fn nats_server() -> Option<&'static str> {
     let found = Command::new("nats-server").arg("--version").output().is_ok_and(|o| o.status.success());
     if found {
         return Some("nats-server");
@@ -26,13 +26,17 @@ fn nats_server() -> Option<&'static str> {
     None
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Starts a process and waits until a line of its standard error contains `ready`; returns
 /// the child, that line, and the lines it logs (kept for failure messages).
-fn spawn_until(mut command: Command, ready: &str, what: &str) -> (Child, String, Arc<Mutex<Vec<String>>>) {
+pub(crate) fn spawn_until(
+    mut command: Command,
+    ready: &str,
+    what: &str,
+) -> (Child, String, Arc<Mutex<Vec<String>>>) {
     let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let log = Arc::new(Mutex::new(Vec::new()));
@@ -58,14 +62,14 @@ fn spawn_until(mut command: Command, ready: &str, what: &str) -> (Child, String,
 
 /// A JetStream-enabled `nats-server` on a loopback port, with its store in a directory that
 /// survives restarts.
-struct Nats {
+pub(crate) struct Nats {
     child: Option<Child>,
     port: u16,
     args: Vec<String>,
 }
 
 impl Nats {
-    fn start(bin: &str, dir: &Path, extra: &[String]) -> Nats {
+    pub(crate) fn start(bin: &str, dir: &Path, extra: &[String]) -> Nats {
         let port = free_port();
         let mut args = server_args(port, dir);
         args.extend_from_slice(extra);
@@ -81,12 +85,12 @@ impl Nats {
         self.child = Some(child);
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
     /// SIGKILL: the hardest stop.
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -149,15 +153,15 @@ fn cluster(bin: &str, dir: &Path) -> Vec<Nats> {
 }
 
 /// A `morgue serve` process.
-struct Node {
+pub(crate) struct Node {
     child: Child,
-    base: String,
-    data: PathBuf,
+    pub(crate) base: String,
+    pub(crate) data: PathBuf,
     log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Node {
-    fn start(data: &Path, args: &[String]) -> Node {
+    pub(crate) fn start(data: &Path, args: &[String]) -> Node {
         let mut command = Command::new(env!("CARGO_BIN_EXE_morgue"));
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--map-size", "1073741824"])
@@ -169,12 +173,12 @@ impl Node {
         Node { child, base: format!("http://{address}"), data: data.to_owned(), log }
     }
 
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 
-    fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         self.log.lock().unwrap().join("\n")
     }
 }
@@ -185,15 +189,15 @@ impl Drop for Node {
     }
 }
 
-fn fixtures() -> String {
+pub(crate) fn fixtures() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/archive.jsonl").display().to_string()
 }
 
-fn rt() -> tokio::runtime::Runtime {
+pub(crate) fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
 
-async fn gql(
+pub(crate) async fn gql(
     http: &reqwest::Client,
     node: &str,
     token: Option<&str>,
@@ -208,14 +212,14 @@ async fn gql(
     request.send().await.unwrap().json().await.unwrap()
 }
 
-async fn head(http: &reqwest::Client, node: &str) -> u64 {
+pub(crate) async fn head(http: &reqwest::Client, node: &str) -> u64 {
     let body = gql(http, node, None, "{ status { head } }", json!({})).await;
     body["data"]["status"]["head"].as_str().unwrap().parse().unwrap()
 }
 
 /// Waits until the node's views and search index hold `position` (each read waits up to 5 s
 /// server-side and answers STALE if it has not come).
-async fn reach(http: &reqwest::Client, node: &Node, position: u64) {
+pub(crate) async fn reach(http: &reqwest::Client, node: &Node, position: u64) {
     let deadline = Instant::now() + WAIT;
     let query = "query($p: Position!) { articles(first: 0, minPosition: $p) { totalCount } \
                  search(query: \"the\", first: 0, minPosition: $p) { totalCount } }";
@@ -282,7 +286,7 @@ async fn assert_stream_is_the_log(url: &str, writer_data: &Path, head: u64) {
 }
 
 /// `morgue verify` on a data directory (its server stopped) passes.
-fn verify(data: &Path) {
+pub(crate) fn verify(data: &Path) {
     let out =
         Command::new(env!("CARGO_BIN_EXE_morgue")).arg("verify").env("MORGUE_DATA", data).output().unwrap();
     assert!(
@@ -294,7 +298,7 @@ fn verify(data: &Path) {
 }
 
 /// The writer's public key (`morgue writer-key`, which makes the key before the writer starts).
-fn writer_key(data: &Path) -> String {
+pub(crate) fn writer_key(data: &Path) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_morgue"))
         .args(["writer-key"])
         .env("MORGUE_DATA", data)
@@ -304,7 +308,7 @@ fn writer_key(data: &Path) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
-fn editor_token(data: &Path) -> String {
+pub(crate) fn editor_token(data: &Path) -> String {
     let tokens = morgue::auth::Tokens::load(data).unwrap();
     tokens.create("desk", morgue::graphql::Role::Editor).unwrap()
 }
@@ -757,7 +761,7 @@ fn a_forged_event_with_a_valid_chain_stops_the_replica_and_is_never_served() {
         let stream = js.get_stream("MORGUE").await.unwrap();
         let last = stream.get_raw_message(339).await.unwrap();
         let line: morgue::transfer::Line = serde_json::from_slice(&last.payload).unwrap();
-        let previous = morgue::transfer::restored(&line).unwrap().event;
+        let previous = morgue::transfer::restored(&line, None).unwrap().event;
         let author = morgue::domain::AuthorId::generate();
         let mut forged = previous.clone();
         forged.position = morgue::Position(340);
@@ -766,6 +770,7 @@ fn a_forged_event_with_a_valid_chain_stops_the_replica_and_is_never_served() {
         forged.event_type = "AuthorRegistered".into();
         forged.schema_version = 1;
         forged.payload = br#"{"name":"Forgedname Quarrelsome"}"#.to_vec();
+        forged.sealed = false;
         forged.recorded_at = previous.recorded_at + chrono::Duration::seconds(1);
         forged.effective_at = forged.recorded_at;
         forged.actor = Some("forger".into());

@@ -164,3 +164,65 @@ fn restore_refuses_a_directory_that_holds_a_log_and_changes_nothing() {
     assert_eq!(code(&nothing), i32::from(exit::ERROR));
     assert!(String::from_utf8_lossy(&nothing.stderr).contains("is not a backup"), "{nothing:?}");
 }
+
+#[test]
+fn a_backup_keeps_keys_apart_and_a_restore_drops_the_keys_of_later_erasures() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = dir.path().join("original");
+    let (old, new) = (dir.path().join("old-backup"), dir.path().join("new-backup"));
+    let token =
+        morgue::auth::Tokens::load(&original).unwrap().create("legal", morgue::graphql::Role::Admin).unwrap();
+    let served = serve(&original);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let listed = graphql(
+        &rt,
+        &served.address,
+        None,
+        "{ articles(first: 2) { edges { node { id headline } } } }",
+        json!({}),
+    );
+    let (erased, kept) = (
+        listed["data"]["articles"]["edges"][0]["node"].clone(),
+        listed["data"]["articles"]["edges"][1]["node"].clone(),
+    );
+    morgue(&original, &["backup", "--out", old.to_str().unwrap()]);
+    // The keys are in a file of their own; the backup's log holds none.
+    let keys = std::fs::read_to_string(old.join("keys")).unwrap();
+    assert!(keys.contains(&format!("article-{}", erased["id"].as_str().unwrap())), "{keys}");
+    {
+        let log =
+            morgue::store::Store::open(old.join("log"), morgue::store::StoreOptions { map_size: 1 << 30 })
+                .unwrap();
+        assert!(log.reader().unwrap().keys().unwrap().is_empty(), "the backup's log holds no key");
+    }
+    let done = graphql(
+        &rt,
+        &served.address,
+        Some(&token),
+        "mutation($id: ID!) { eraseArticle(input: {id: $id, reason: \"request\"}) { position } }",
+        json!({"id": erased["id"]}),
+    );
+    assert!(done.get("errors").is_none(), "{done}");
+    morgue(&original, &["backup", "--out", new.to_str().unwrap()]);
+    let list = std::fs::read_to_string(new.join("erased")).unwrap();
+    assert_eq!(list.trim(), format!("article-{}", erased["id"].as_str().unwrap()));
+
+    let read = "query($id: ID!) { article(id: $id) { headline } }";
+    for (target, extra, readable) in [
+        (dir.path().join("plain"), vec![], true),
+        (
+            dir.path().join("dropping"),
+            vec!["--erased".to_owned(), new.join("erased").display().to_string()],
+            false,
+        ),
+    ] {
+        let mut args = vec!["restore", "--from", old.to_str().unwrap()];
+        args.extend(extra.iter().map(String::as_str));
+        morgue(&target, &args);
+        let copy = serve_existing(&target);
+        let answer = graphql(&rt, &copy.address, None, read, json!({"id": erased["id"]}));
+        assert_eq!(!answer["data"]["article"].is_null(), readable, "{}: {answer}", target.display());
+        let other = graphql(&rt, &copy.address, None, read, json!({"id": kept["id"]}));
+        assert_eq!(other["data"]["article"]["headline"], kept["headline"], "{other}");
+    }
+}

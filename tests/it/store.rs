@@ -213,15 +213,20 @@ fn a_flipped_byte_is_found_by_verify_at_its_position() {
             .unwrap();
     }
     assert!(store::verify(&store.reader().unwrap(), |_| {}).unwrap().is_ok());
+    // Payloads are sealed: the fourth record's sealed bytes are what is on disk.
+    let stored = store.reader().unwrap().stored_event(Position(4)).unwrap();
+    assert!(stored.sealed && !stored.payload.windows(6).any(|w| w == b"NEEDLE"), "sealed on disk");
+    let needle = stored.payload[..16].to_vec();
     drop(store);
 
     let copy = tempfile::tempdir().unwrap();
     let mut bytes = std::fs::read(dir.path().join("log/data.mdb")).unwrap();
+    assert!(!bytes.windows(6).any(|w| w == b"NEEDLE"), "no payload is on disk in the clear");
     // LMDB copies pages on write, so stale copies of the record may sit in free pages: flip
     // the byte wherever it appears.
     let places: Vec<usize> =
-        bytes.windows(6).enumerate().filter(|(_, w)| w == b"NEEDLE").map(|(i, _)| i).collect();
-    assert!(!places.is_empty(), "payload is stored verbatim");
+        bytes.windows(16).enumerate().filter(|(_, w)| *w == needle.as_slice()).map(|(i, _)| i).collect();
+    assert!(!places.is_empty(), "the sealed payload is stored verbatim");
     for at in places {
         bytes[at] ^= 0x01;
     }
@@ -343,4 +348,35 @@ fn a_hostile_request_never_fails_the_honest_ones_batched_with_it() {
     }
     assert_eq!(store.head(), Position(32), "every honest request, and only those, was written");
     assert!(store::verify(&store.reader().unwrap(), |_| {}).unwrap().is_ok());
+}
+
+#[test]
+fn an_erased_stream_keeps_its_envelopes_loses_its_key_and_takes_nothing_more() {
+    let (_dir, store) = temp_store();
+    let stream = "author-01J00000000000000000000ERA";
+    let mut first =
+        AppendRequest::new(stream, ExpectedVersion::NoStream, vec![proposed(&registered("Secretname"))]);
+    first.claims = vec![Claim { namespace: "handle".into(), value: "secret".into() }];
+    store.append(first).unwrap();
+    let read = store.read_stream(stream, 1, 10).unwrap();
+    assert!(!read[0].sealed && read[0].payload.windows(10).any(|w| w == b"Secretname"), "opened on read");
+    assert!(store.reader().unwrap().stored_event(Position(1)).unwrap().sealed, "sealed on disk");
+
+    let mut erase =
+        AppendRequest::new(stream, ExpectedVersion::Exact(1), vec![proposed(&renamed("tombstone"))]);
+    erase.erase = true;
+    store.append(erase).unwrap();
+    let reader = store.reader().unwrap();
+    assert_eq!(reader.key(stream).unwrap(), None, "the key is destroyed");
+    assert_eq!(reader.erased().unwrap(), vec![(stream.to_owned(), Position(2))]);
+    assert_eq!(reader.claim_holder("handle", "secret").unwrap(), None, "its unique values are released");
+    let read = store.read_stream(stream, 1, 10).unwrap();
+    assert!(read[0].sealed, "the erased event stays sealed: its envelope alone is readable");
+    assert!(!read[1].sealed, "the tombstone is in the clear");
+    drop(reader);
+    let more =
+        store.append(AppendRequest::new(stream, ExpectedVersion::Any, vec![proposed(&renamed("again"))]));
+    assert!(matches!(more, Err(store::Error::Erased { .. })), "{more:?}");
+    assert_eq!(store.head(), Position(2), "nothing was appended");
+    assert!(store::verify(&store.reader().unwrap(), |_| {}).unwrap().is_ok(), "the chain still verifies");
 }

@@ -139,3 +139,53 @@ fn the_real_corpora_import_and_verify() {
     let again = archive::import(&store, transfer::corpus::lines(input, &store), 5000, |_| {}).unwrap();
     assert_eq!(again.appended, 0);
 }
+
+/// An export's sealed lines: without their stream's key, or with sealed bytes that are not
+/// base64 or do not open, each names its line and field, and nothing is appended.
+#[test]
+fn sealed_lines_without_their_key_or_with_bad_ciphertext_name_the_field() {
+    let (dir, archive) = crate::support::temp_archive();
+    random_history(&archive, 7, 20);
+    let mut out = Vec::new();
+    transfer::export(archive.store(), Position::ZERO, &mut out, |_| {}).unwrap();
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(lines[0]["sealed"] == true && lines[0]["key"].is_string(), "{}", lines[0]);
+    type Damage = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(Damage, &str)> = vec![
+        (Box::new(|l| drop(l.as_object_mut().unwrap().remove("key"))), "key"),
+        (Box::new(|l| l["key"] = "00".into()), "key"),
+        (
+            Box::new(|l| {
+                l["payload"] = serde_json::Value::Null;
+                l["ciphertext"] = "!!not base64!!".into();
+            }),
+            "ciphertext",
+        ),
+        (
+            Box::new(|l| {
+                l["payload"] = serde_json::Value::Null;
+                l["ciphertext"] = "AAAA".into();
+            }),
+            "ciphertext",
+        ),
+        (
+            Box::new(|l| {
+                l["sealed"] = false.into();
+                l["ciphertext"] = "AAAA".into();
+            }),
+            "ciphertext",
+        ),
+    ];
+    for (damage, field) in cases {
+        let mut first = lines[0].clone();
+        damage(&mut first);
+        let copy = tempfile::tempdir().unwrap();
+        let store = Store::open(copy.path(), StoreOptions { map_size: 1 << 30 }).unwrap();
+        let err = import(&store, &first.to_string()).unwrap_err();
+        assert_eq!((err.line, err.field.as_str()), (1, field), "{err}");
+        assert_eq!(store.head(), Position::ZERO, "nothing appended");
+    }
+    archive.close();
+    drop(dir);
+}

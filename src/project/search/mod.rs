@@ -16,7 +16,7 @@ use tantivy::schema::{
     TextOptions,
 };
 use tantivy::tokenizer::{LowerCaser, RawTokenizer, TextAnalyzer};
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
 
 mod collect;
 mod query;
@@ -293,6 +293,12 @@ impl SearchIndex {
         for event in events {
             w.applied = event.position;
             let Some(StreamKind::Article(id)) = StreamKind::parse(&event.stream) else { continue };
+            if crate::domain::events::is_erasure(&event.event_type) {
+                // Every document of an erased article goes; a merge or `morgue compact` drops
+                // their bytes from the segments.
+                w.writer.delete_term(Term::from_field_text(self.fields.article, &id.to_string()));
+                continue;
+            }
             let now = reader.article(id, At { as_of: None, basis: Some(event.position) })?;
             let before =
                 reader.article(id, At { as_of: None, basis: Some(Position(event.position.get() - 1)) })?;

@@ -18,6 +18,7 @@ use crate::domain::events::Event;
 use crate::domain::{Article, ArticleId, Author, AuthorId, StreamKind};
 use crate::store::{Env, RecordedEvent};
 
+mod erase;
 mod read;
 mod snapshot;
 
@@ -286,6 +287,11 @@ impl Views {
             Entry::Occupied(e) => e.remove(),
             Entry::Vacant(_) => self.load_current(wtxn, &entity, kind)?,
         };
+        if decoded.erases() {
+            self.erase(wtxn, &entity, kind, previous.as_ref())?;
+            cache.insert(entity, (None, 0));
+            return Ok(());
+        }
         let next = match (kind, previous.as_ref()) {
             (StreamKind::Article(id), prev) => {
                 let old = match prev {
