@@ -7,6 +7,7 @@
 
 mod corpus;
 mod peers;
+mod sealing;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -103,7 +104,7 @@ fn row(what: impl Into<String>, unit: &'static str, higher_is_better: bool) -> R
 fn fmt(v: Option<f64>, unit: &str) -> String {
     match v {
         None => "n/a".into(),
-        Some(v) if unit == "ms" || unit == "µs" => format!("{v:.2} {unit}"),
+        Some(v) if unit == "ms" || unit == "µs" || unit == "%" => format!("{v:.2} {unit}"),
         Some(v) if unit == "MiB" => format!("{v:.0} {unit}"),
         Some(v) => format!("{} {unit}", thousands(v)),
     }
@@ -270,6 +271,12 @@ fn main() -> anyhow::Result<()> {
     let (small_events, small_time) =
         small_import(&morgue, &work, if a.articles < 1000 { 2_000 } else { 200_000 })?;
     log(format!("morgue import of small events: {:.0} events/s", per_second(small_events, small_time)));
+    let (seal_time, open_time) = sealing::measure(&corpus)?;
+    log(format!(
+        "sealing: {:.2} µs/event; opening {:.2} µs/event",
+        us(seal_time) / events as f64,
+        us(open_time) / events as f64
+    ));
     let bare = bare_tantivy(&corpus, &work.join("bare-tantivy"))?;
     log(format!("bare Tantivy: {:.0} documents/s", per_second(corpus.documents, bare)));
 
@@ -502,6 +509,23 @@ fn main() -> anyhow::Result<()> {
         r.target = h.4.clone();
         rows.push(r);
     }
+    // What sealing costs (issue 17): each event is sealed once when appended or imported, and
+    // opened once per read of the log (a views rebuild reads each once).
+    let mut r = row("sealing: seal one event's payload (ChaCha20-Poly1305)", "µs", false);
+    r.morgue = Some(us(seal_time) / events as f64);
+    rows.push(r);
+    let mut r = row("sealing: open one event's payload", "µs", false);
+    r.morgue = Some(us(open_time) / events as f64);
+    rows.push(r);
+    let mut r = row("sealing: share of the import's time spent sealing", "%", false);
+    r.morgue = Some(100.0 * seal_time.as_secs_f64() / import_time.as_secs_f64().max(1e-9));
+    rows.push(r);
+    let mut r = row("sealing: share of the views rebuild's time spent opening", "%", false);
+    r.morgue = Some(100.0 * open_time.as_secs_f64() / views_time.as_secs_f64().max(1e-9));
+    rows.push(r);
+    let mut r = row("sealing: share of a durable append (1 writer) spent sealing", "%", false);
+    r.morgue = Some(100.0 * (us(seal_time) / events as f64) / (1e6 / a1.per_second()));
+    rows.push(r);
     let mut r = row("peak memory: import", "MiB", false);
     r.morgue = Some(import_peak as f64 / (1 << 20) as f64);
     rows.push(r);
