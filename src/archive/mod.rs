@@ -244,12 +244,15 @@ impl Archive {
         // The instant the command takes effect: a schedule must lie after it, and a scheduled
         // publication that took effect by then counts as a publication.
         let at = options.effective_at.unwrap_or_else(Utc::now);
-        if let Command::Article(_, ArticleCommand::Schedule { at: when }) = &command
+        if let Command::Article(
+            _,
+            ArticleCommand::Schedule { at: when } | ArticleCommand::Later { at: when, .. },
+        ) = &command
             && *when <= at
         {
             return Err(domain::Rejection::invalid(
                 "effectiveAt",
-                format!("a scheduled publication lies in the future; {when} is not after {at}"),
+                format!("a change scheduled ahead lies in the future; {when} is not after {at}"),
             )
             .into());
         }

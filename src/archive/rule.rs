@@ -1,6 +1,7 @@
 //! The one rule of what a reader sees of an article, in one place: drafts never; a
-//! publication scheduled for later not before its instant; nothing of an article taken down
-//! now, at any instant. Every read of an article for readers passes here (its state, its
+//! publication, a revision or a correction scheduled for later not before its instant (each
+//! version is settled at the reading's instant); nothing of an article taken down now, at any
+//! instant; nothing of an article erased. Every read of an article for readers passes here (its state, its
 //! versions, revisions and diffs, and through the views' `takedowns` the searches, listings
 //! and timelines).
 

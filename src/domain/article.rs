@@ -6,7 +6,7 @@ use super::author::Author;
 use super::commands::{ArticleCommand, slugify};
 use super::events::*;
 use super::ids::{ArticleId, AuthorId};
-use super::lifecycle::hold_after;
+use super::lifecycle::{Lifecycle, hold_after};
 use super::{Meta, Rejection};
 
 /// Where an article is in its life.
@@ -95,6 +95,9 @@ pub struct Article {
     /// The reason of the legal hold in force, if any: it cannot be erased meanwhile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub legal_hold: Option<String>,
+    /// Changes scheduled ahead and not yet in effect, in order of their instants.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<crate::domain::schedule::PendingChange>,
 }
 
 impl Article {
@@ -123,6 +126,7 @@ impl Article {
                 takedown: None,
                 scheduled_at: None,
                 legal_hold: None,
+                pending: Vec::new(),
             },
             (None, _) | (Some(_), Event::ArticleErased(_)) => return None,
             (Some(a), event) => {
@@ -153,7 +157,14 @@ impl Article {
                         a.scheduled_at = None;
                     }
                     Event::ArticleScheduled(s) => a.scheduled_at = Some(s.at),
-                    Event::ArticleUnscheduled(_) => a.scheduled_at = None,
+                    Event::ArticleUnscheduled(_) => {
+                        a.scheduled_at = None;
+                        a.pending.clear();
+                    }
+                    Event::ChangeScheduled(c) => {
+                        let at = a.pending.partition_point(|p| p.at <= c.at);
+                        a.pending.insert(at, c.clone());
+                    }
                     Event::ArticleRetracted(r) => {
                         a.status = ArticleStatus::Retracted;
                         a.retraction_reason = Some(r.reason.clone());
@@ -222,7 +233,24 @@ impl Article {
             self.published_at = Some(at);
             self.scheduled_at = None;
         }
+        // Changes scheduled ahead that have taken effect by `t`, in order.
+        let due = self.pending.partition_point(|p| p.at <= t);
+        for change in self.pending.drain(..due).collect::<Vec<_>>() {
+            crate::domain::schedule::apply_text(
+                &change,
+                &mut self.headline,
+                &mut self.summary,
+                Some(&mut self.body),
+                &mut self.corrections,
+            );
+            self.updated_at = self.updated_at.max(change.at);
+        }
         self
+    }
+
+    /// When the next change scheduled ahead takes effect, if one is pending.
+    pub fn next_change(&self) -> Option<DateTime<Utc>> {
+        self.pending.first().map(|p| p.at)
     }
 }
 
@@ -255,6 +283,16 @@ pub fn decide(
         (Some(article), _) => article,
     };
     let retracted = article.status == ArticleStatus::Retracted;
+    // A change scheduled ahead is ordered against nothing else: until it takes effect (or is
+    // called off) the article takes no other command but an erasure.
+    if let Some(at) = article.next_change()
+        && !matches!(command, ArticleCommand::Unschedule | ArticleCommand::Lifecycle(Lifecycle::Erase { .. }))
+    {
+        return conflict(format!(
+            "article {id} has a change scheduled for {at}: call it off with unscheduleArticle first, or wait \
+             until it takes effect"
+        ));
+    }
     match command {
         ArticleCommand::Draft { .. } => unreachable!("handled above"),
         ArticleCommand::Revise { headline, summary, body, section, tags, note } => {
@@ -287,6 +325,8 @@ pub fn decide(
             }
         },
         ArticleCommand::Unschedule => match (article.status, article.scheduled_at) {
+            // Calls off every change scheduled ahead too.
+            _ if !article.pending.is_empty() => Ok(vec![Event::ArticleUnscheduled(ArticleUnscheduled {})]),
             (ArticleStatus::Draft, Some(_)) => Ok(vec![Event::ArticleUnscheduled(ArticleUnscheduled {})]),
             (ArticleStatus::Draft, None) => conflict(format!("article {id} has no scheduled publication")),
             _ => conflict(format!("article {id} is already published: its schedule has taken effect")),
@@ -350,6 +390,25 @@ pub fn decide(
             Some(_) => Ok(vec![Event::ArticleRestored(ArticleRestored { reason: reason.clone() })]),
             None => conflict(format!("article {id} is not taken down")),
         },
+        ArticleCommand::Later { at, change } => {
+            // Decided on the article as it will stand then.
+            let then = article.clone().settled(*at);
+            let change = match decide(Some(&then), id, change, author)?.pop() {
+                Some(Event::ArticleRevised(r)) => {
+                    ChangeScheduled { at: *at, revision: Some(r), correction: None }
+                }
+                Some(Event::CorrectionAppended(c)) => {
+                    ChangeScheduled { at: *at, revision: None, correction: Some(c.text) }
+                }
+                _ => {
+                    return Err(Rejection::invalid(
+                        "effectiveAt",
+                        "only revisions and corrections can be scheduled",
+                    ));
+                }
+            };
+            Ok(vec![Event::ChangeScheduled(change)])
+        }
         ArticleCommand::Lifecycle(l) => {
             l.decide(&format!("article {id}"), article.legal_hold.as_deref(), |reason| {
                 Event::ArticleErased(ArticleErased { reason })

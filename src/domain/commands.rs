@@ -116,6 +116,13 @@ pub enum ArticleCommand {
     },
     /// Erase it, or place or release a legal hold.
     Lifecycle(super::Lifecycle),
+    /// A revision of its text, or a correction, recorded now and taking effect at `at`.
+    Later {
+        /// When readers see it.
+        at: chrono::DateTime<chrono::Utc>,
+        /// The change: `Revise` (text only) or `AppendCorrection`.
+        change: Box<ArticleCommand>,
+    },
 }
 
 /// A command on an author.
@@ -235,6 +242,27 @@ impl Command {
                 }
                 ArticleCommand::Restore { reason } => optional("reason", reason.as_deref(), limits::NOTE),
                 ArticleCommand::Lifecycle(l) => l.validate(),
+                ArticleCommand::Later { at, change } => {
+                    if !crate::store::limits::instant_in_range(*at) {
+                        return Err(Rejection::invalid("effectiveAt", "outside the years 1 to 9999"));
+                    }
+                    match &**change {
+                        ArticleCommand::Revise { section: Some(_), .. }
+                        | ArticleCommand::Revise { tags: Some(_), .. } => Err(Rejection::invalid(
+                            "effectiveAt",
+                            "only text can be scheduled ahead (headline, summary, body): change section and \
+                             tags now",
+                        )),
+                        ArticleCommand::Revise { .. } | ArticleCommand::AppendCorrection { .. } => {
+                            Command::Article(super::ArticleId(ulid::Ulid::nil()), (**change).clone())
+                                .validate()
+                        }
+                        _ => Err(Rejection::invalid(
+                            "effectiveAt",
+                            "only revisions and corrections can be scheduled",
+                        )),
+                    }
+                }
             },
             Command::Author(_, c) => match c {
                 AuthorCommand::Register { name, bio } => {

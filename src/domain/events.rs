@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::AuthorId;
 pub use super::lifecycle::{ArticleErased, AuthorErased, LegalHoldPlaced, LegalHoldReleased};
+pub use super::schedule::ChangeScheduled;
 
 /// An author joined the archive.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -208,6 +209,7 @@ pub enum Event {
     AuthorErased(AuthorErased),
     LegalHoldPlaced(LegalHoldPlaced),
     LegalHoldReleased(LegalHoldReleased),
+    ChangeScheduled(ChangeScheduled),
     /// Not a stored type: an event of an erased stream, whose payload can no longer be read.
     /// Only its envelope is left; every fold passes over it.
     Shredded,
@@ -240,7 +242,7 @@ pub enum DecodeError {
 }
 
 /// Every event type's name, in a fixed order.
-pub const EVENT_TYPES: [&str; 17] = [
+pub const EVENT_TYPES: [&str; 18] = [
     "AuthorRegistered",
     "AuthorRenamed",
     "ArticleDrafted",
@@ -258,6 +260,7 @@ pub const EVENT_TYPES: [&str; 17] = [
     "AuthorErased",
     "LegalHoldPlaced",
     "LegalHoldReleased",
+    "ChangeScheduled",
 ];
 
 /// The type name [`Event::Shredded`] reports (never stored, never decoded).
@@ -284,6 +287,7 @@ impl Event {
             Event::AuthorErased(_) => EVENT_TYPES[14],
             Event::LegalHoldPlaced(_) => EVENT_TYPES[15],
             Event::LegalHoldReleased(_) => EVENT_TYPES[16],
+            Event::ChangeScheduled(_) => EVENT_TYPES[17],
             Event::Shredded => SHREDDED,
         }
     }
@@ -313,6 +317,7 @@ impl Event {
             Event::AuthorErased(p) => serde_json::to_vec(p),
             Event::LegalHoldPlaced(p) => serde_json::to_vec(p),
             Event::LegalHoldReleased(p) => serde_json::to_vec(p),
+            Event::ChangeScheduled(p) => serde_json::to_vec(p),
             Event::Shredded => Ok(b"null".to_vec()),
         };
         value.expect("payload structs of strings and ids always serialize")
@@ -353,6 +358,7 @@ impl Event {
             "AuthorErased" => Event::AuthorErased(serde_json::from_slice(payload).map_err(bad)?),
             "LegalHoldPlaced" => Event::LegalHoldPlaced(serde_json::from_slice(payload).map_err(bad)?),
             "LegalHoldReleased" => Event::LegalHoldReleased(serde_json::from_slice(payload).map_err(bad)?),
+            "ChangeScheduled" => Event::ChangeScheduled(serde_json::from_slice(payload).map_err(bad)?),
             other => return Err(DecodeError::UnknownType(other.to_owned())),
         };
         Ok(event)
@@ -388,6 +394,7 @@ impl Event {
             Event::ArticleScheduled(_) | Event::ArticleUnscheduled(_) => vec!["scheduledAt"],
             Event::ArticleErased(_) | Event::AuthorErased(_) | Event::Shredded => Vec::new(),
             Event::LegalHoldPlaced(_) | Event::LegalHoldReleased(_) => vec!["legalHold"],
+            Event::ChangeScheduled(_) => vec!["scheduledChanges"],
         }
     }
 
@@ -413,6 +420,27 @@ impl Event {
         match self {
             Event::ArticleDrafted(d) => vec![("slug", d.slug.clone())],
             _ => Vec::new(),
+        }
+    }
+}
+
+/// How a change scheduled ahead touches an article's versions, read from an event's type
+/// alone: it schedules one, or it may call one off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ahead {
+    /// `ChangeScheduled`.
+    Schedules,
+    /// `ArticleUnscheduled`.
+    CallsOff,
+}
+
+impl Ahead {
+    /// The role of events of this type, if any.
+    pub fn of(event_type: &str) -> Option<Ahead> {
+        match event_type {
+            t if t == EVENT_TYPES[17] => Some(Ahead::Schedules),
+            t if t == EVENT_TYPES[12] => Some(Ahead::CallsOff),
+            _ => None,
         }
     }
 }

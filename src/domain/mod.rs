@@ -11,6 +11,7 @@ pub mod commands;
 pub mod events;
 pub mod ids;
 pub mod lifecycle;
+pub mod schedule;
 
 use chrono::{DateTime, Utc};
 

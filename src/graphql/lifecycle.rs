@@ -40,3 +40,32 @@ pub struct TakedownObj {
     /// The order or demand it follows, when given.
     pub(super) legal_reference: Option<String>,
 }
+
+/// A change to an article's text scheduled ahead, not yet in effect (staff only).
+#[derive(SimpleObject)]
+#[graphql(name = "ScheduledChange")]
+pub struct ScheduledChangeObj {
+    /// When readers see it.
+    pub(super) at: chrono::DateTime<chrono::Utc>,
+    /// The new headline, if the change sets one.
+    pub(super) headline: Option<String>,
+    /// The new summary, if the change sets one.
+    pub(super) summary: Option<String>,
+    /// The new body, if the change sets one.
+    pub(super) body: Option<String>,
+    /// The correction the change appends, if it is one.
+    pub(super) correction: Option<String>,
+}
+
+impl From<&crate::domain::schedule::PendingChange> for ScheduledChangeObj {
+    fn from(p: &crate::domain::schedule::PendingChange) -> Self {
+        let r = p.revision.as_ref();
+        ScheduledChangeObj {
+            at: p.at,
+            headline: r.and_then(|r| r.headline.clone()),
+            summary: r.and_then(|r| r.summary.clone()),
+            body: r.and_then(|r| r.body.clone()),
+            correction: p.correction.clone(),
+        }
+    }
+}

@@ -59,6 +59,17 @@ fn author(id: &ID) -> async_graphql::Result<AuthorId> {
     id.parse().map_err(|_| error(Code::BadInput, format!("{:?} is not an author id", id.as_str())))
 }
 
+/// A change whose `effectiveAt` lies ahead is scheduled for then (recorded now).
+fn later(o: &mut WriteOptions, change: A) -> A {
+    match o.effective_at.filter(|at| *at > chrono::Utc::now()) {
+        Some(at) => {
+            o.effective_at = None;
+            A::Later { at, change: Box::new(change) }
+        }
+        None => change,
+    }
+}
+
 /// Refuses anyone but an admin: UNAUTHENTICATED without a token, FORBIDDEN with an editor's.
 pub(super) fn admin(ctx: &Context<'_>, what: &str) -> async_graphql::Result<()> {
     match ctx.data_opt::<Viewer>() {
@@ -231,29 +242,31 @@ impl MutationRoot {
         execute(ctx, command, o).await?.article()
     }
 
-    /// Revise an article's fields (only the given ones). Editor or admin token. Errors: BAD_INPUT
-    /// (bad id, nothing given or nothing changed, blank or oversized field, bad `effectiveAt`),
-    /// NOT_FOUND (no such article), CONFLICT (the article is retracted; `expectedVersion`
-    /// mismatch, with `extensions.actualVersion`; idempotency key reused with other input),
-    /// UNAUTHENTICATED.
+    /// Revise an article's fields (only the given ones). A future `effectiveAt` schedules a
+    /// revision of the text (headline, summary, body): recorded now, no reader sees it before
+    /// that instant, every read shows it from then on with no further write, and until then
+    /// the article takes no other change but `unscheduleArticle` (which calls it off). Editor
+    /// or admin token. Errors: BAD_INPUT (bad id, nothing given or nothing changed, blank or
+    /// oversized field, bad `effectiveAt`, section or tags scheduled ahead), NOT_FOUND (no such
+    /// article), CONFLICT (the article is retracted, or has a change scheduled;
+    /// `expectedVersion` mismatch, with `extensions.actualVersion`; idempotency key reused with
+    /// other input), UNAUTHENTICATED.
     async fn revise_article(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The change, with its write options.")] input: ReviseArticleInput,
     ) -> async_graphql::Result<ArticlePayload> {
         writable(ctx)?;
-        let o = options(input.expected_version, input.effective_at, input.idempotency_key)?;
-        let command = Command::Article(
-            article(&input.id)?,
-            A::Revise {
-                headline: input.headline,
-                summary: input.summary,
-                body: input.body,
-                section: input.section,
-                tags: input.tags,
-                note: input.note,
-            },
-        );
+        let mut o = options(input.expected_version, input.effective_at, input.idempotency_key)?;
+        let revise = A::Revise {
+            headline: input.headline,
+            summary: input.summary,
+            body: input.body,
+            section: input.section,
+            tags: input.tags,
+            note: input.note,
+        };
+        let command = Command::Article(article(&input.id)?, later(&mut o, revise));
         execute(ctx, command, o).await?.article()
     }
 
@@ -348,20 +361,20 @@ impl MutationRoot {
         execute(ctx, Command::Article(article(&input.id)?, command), o).await?.article()
     }
 
-    /// Append a correction to a published article. Editor or admin token. Errors: BAD_INPUT (bad
-    /// id, blank or oversized text, bad `effectiveAt`), NOT_FOUND (no such article), CONFLICT
-    /// (not published; `expectedVersion` mismatch, with `extensions.actualVersion`; idempotency
-    /// key reused with other input), UNAUTHENTICATED.
+    /// Append a correction to a published article. A future `effectiveAt` schedules it, as for
+    /// `reviseArticle`. Editor or admin token. Errors: BAD_INPUT (bad id, blank or oversized
+    /// text, bad `effectiveAt`), NOT_FOUND (no such article), CONFLICT (not published, or a
+    /// change is scheduled; `expectedVersion` mismatch, with `extensions.actualVersion`;
+    /// idempotency key reused with other input), UNAUTHENTICATED.
     async fn append_correction(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The change, with its write options.")] input: AppendCorrectionInput,
     ) -> async_graphql::Result<ArticlePayload> {
         writable(ctx)?;
-        let o = options(input.expected_version, input.effective_at, input.idempotency_key)?;
-        execute(ctx, Command::Article(article(&input.id)?, A::AppendCorrection { text: input.text }), o)
-            .await?
-            .article()
+        let mut o = options(input.expected_version, input.effective_at, input.idempotency_key)?;
+        let command = later(&mut o, A::AppendCorrection { text: input.text });
+        execute(ctx, Command::Article(article(&input.id)?, command), o).await?.article()
     }
 
     /// Credit an author on an article. Editor or admin token. Errors: BAD_INPUT (bad id,

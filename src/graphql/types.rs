@@ -68,6 +68,12 @@ impl ArticleObj {
     async fn scheduled_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
         self.snap.state.scheduled_at
     }
+    /// Revisions and corrections scheduled ahead and not yet in effect at the read's instant
+    /// (staff only: readers get none, and see each change from its instant on).
+    async fn scheduled_changes(&self) -> Vec<super::lifecycle::ScheduledChangeObj> {
+        let staff = self.reading.staff;
+        self.snap.state.pending.iter().filter(|_| staff).map(Into::into).collect()
+    }
     /// Why it was retracted; `null` unless it is retracted.
     async fn retraction_reason(&self) -> Option<&str> {
         self.snap.state.retraction_reason.as_deref()

@@ -23,6 +23,7 @@ mod project;
 mod replicate;
 mod restore;
 mod schedule;
+mod schedule_ahead;
 mod schema;
 mod server;
 mod service;

@@ -307,13 +307,30 @@ impl SearchIndex {
                 // The event did not change the article (the fold ignored it).
                 continue;
             }
+            // A change scheduled ahead: the version in effect ends at the change's instant, and
+            // the text the change makes opens then. Calling it off ends that text before it
+            // opened, and the text in effect goes on from the same instant.
+            use crate::domain::events::Ahead;
+            let role = Ahead::of(&event.event_type);
+            let ahead = match role {
+                Some(Ahead::Schedules) => now.state.next_change(),
+                Some(Ahead::CallsOff) => before.as_ref().and_then(|b| b.state.next_change()),
+                None => None,
+            };
+            let now = match (ahead, role) {
+                (Some(at), Some(Ahead::Schedules)) => {
+                    super::views::Snapshot { state: now.state.clone().settled(at), ..now }
+                }
+                _ => now,
+            };
             // This event ends the previous version's window, if that version was public.
             let closes = before.filter(|b| b.state.public_from().is_some()).map_or(0, |b| b.position.get());
             if closes != 0 {
-                w.ended.push((closes, (event.effective_at.timestamp_micros(), event.position.get())));
+                let at = ahead.unwrap_or(event.effective_at);
+                w.ended.push((closes, (at.timestamp_micros(), event.position.get())));
             }
             if now.state.public_from().is_some() {
-                let doc = self.document(&reader, &now, closes)?;
+                let doc = self.document(&reader, &now, closes, ahead)?;
                 w.writer.add_document(doc)?;
             } else if closes != 0 {
                 // No text: only the mark that ends the window, so a restart finds it.
@@ -335,6 +352,7 @@ impl SearchIndex {
         views: &super::views::ViewReader<'_>,
         snap: &super::views::Snapshot<Article>,
         closes: u64,
+        ahead: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<TantivyDocument> {
         let f = &self.fields;
         let a = &snap.state;
@@ -367,10 +385,12 @@ impl SearchIndex {
             doc.add_facet(f.facets, Facet::from_path(["year", published.year().to_string().as_str()]));
         }
         let opens = public_from.map_or(snap.effective_at, |p| p.max(snap.effective_at));
+        // Text that a change scheduled ahead makes opens at the change's instant.
+        let opens = ahead.map_or(opens, |at| at.max(opens));
         doc.add_i64(f.eff_from, opens.timestamp_micros());
         doc.add_u64(f.pos_from, snap.position.get());
         doc.add_u64(f.closes, closes);
-        let scheduled = a.status == crate::domain::ArticleStatus::Draft;
+        let scheduled = a.status == crate::domain::ArticleStatus::Draft || ahead.is_some();
         doc.add_u64(f.public, if scheduled { 2 } else { 1 });
         Ok(doc)
     }

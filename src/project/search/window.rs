@@ -264,8 +264,10 @@ impl SegmentWindow<'_> {
         }
         let ended = w.closed.pos_to(from);
         if ended != 0 && ended <= w.basis {
-            // Ended as far as the basis knows: seen only if it ended after `as_of`.
-            if w.as_of == i64::MAX || w.closed.eff_to[from as usize] <= w.as_of {
+            // Ended as far as the basis knows: seen only if it ended after the read's instant
+            // (a read of the present is at now: a change scheduled ahead ends it later).
+            let t = if w.as_of == i64::MAX { w.now } else { w.as_of };
+            if w.closed.eff_to[from as usize] <= t {
                 return false;
             }
         }

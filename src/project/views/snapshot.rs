@@ -149,6 +149,9 @@ pub struct ArticleFacts {
     /// A draft's scheduled publication.
     #[serde(default)]
     pub scheduled_at: Option<DateTime<chrono::Utc>>,
+    /// Changes scheduled ahead, not yet in effect.
+    #[serde(default)]
+    pub pending: Vec<crate::domain::schedule::PendingChange>,
 }
 
 impl ArticleFacts {
@@ -161,6 +164,16 @@ impl ArticleFacts {
             self.status = crate::domain::ArticleStatus::Published;
             self.first_published_at.get_or_insert(at);
             self.scheduled_at = None;
+        }
+        let due = self.pending.partition_point(|p| p.at <= t);
+        for change in self.pending.drain(..due).collect::<Vec<_>>() {
+            crate::domain::schedule::apply_text(
+                &change,
+                &mut self.headline,
+                &mut self.summary,
+                None,
+                &mut self.corrections,
+            );
         }
         self
     }
