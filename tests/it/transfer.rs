@@ -189,3 +189,42 @@ fn sealed_lines_without_their_key_or_with_bad_ciphertext_name_the_field() {
     archive.close();
     drop(dir);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config { cases: 48, ..Default::default() })]
+    /// Any key and sealed bytes in an exported line are refused with their line and field, or
+    /// accepted only when they restore the very record that was exported.
+    #[test]
+    fn hostile_keys_and_sealed_bytes_never_pass_as_the_record(
+        key in proptest::option::of("[0-9a-f]{0,70}|\\PC{0,20}"),
+        ciphertext in proptest::option::of("[A-Za-z0-9+/=]{0,64}|\\PC{0,20}"),
+        sealed in proptest::bool::ANY,
+    ) {
+        let (dir, archive) = crate::support::temp_archive();
+        random_history(&archive, 3, 4);
+        let mut out = Vec::new();
+        transfer::export(archive.store(), Position::ZERO, &mut out, |_| {}).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let mut line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        line["key"] = key.clone().map_or(serde_json::Value::Null, Into::into);
+        if ciphertext.is_some() {
+            line["payload"] = serde_json::Value::Null;
+        }
+        line["ciphertext"] = ciphertext.clone().map_or(serde_json::Value::Null, Into::into);
+        line["sealed"] = sealed.into();
+        let copy = tempfile::tempdir().unwrap();
+        let store = Store::open(copy.path(), StoreOptions { map_size: 1 << 30 }).unwrap();
+        match import(&store, &line.to_string()) {
+            Err(e) => {
+                proptest::prop_assert_eq!(e.line, 1);
+                proptest::prop_assert_eq!(store.head(), Position::ZERO);
+            }
+            Ok(_) => proptest::prop_assert_eq!(
+                raw_log(&store).first().cloned(),
+                raw_log(archive.store()).first().cloned()
+            ),
+        }
+        archive.close();
+        drop(dir);
+    }
+}
