@@ -29,11 +29,11 @@ async def payload_of(line: dict, keys) -> dict | None:
         return None
     if not key:
         return None
-    # ChaCha20-Poly1305; the nonce is the position (big-endian, in 12 bytes), the associated
-    # data the stream id.
-    nonce = line["position"].to_bytes(12, "big")
+    # ChaCha20-Poly1305: the first 12 bytes are the nonce; the associated data is the position
+    # (8 bytes, big-endian) followed by the stream id.
     sealed = base64.b64decode(line["ciphertext"])
-    return json.loads(ChaCha20Poly1305(key).decrypt(nonce, sealed, line["stream"].encode()))
+    aad = line["position"].to_bytes(8, "big") + line["stream"].encode()
+    return json.loads(ChaCha20Poly1305(key).decrypt(sealed[:12], sealed[12:], aad))
 
 
 async def main(url: str, stream: str) -> None:

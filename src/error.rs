@@ -217,6 +217,7 @@ fn store_code(e: &store::Error) -> Code {
         | store::Error::EffectiveOutOfOrder { .. }
         | store::Error::Invalid(_) => Code::BadInput,
         store::Error::Erased { .. } => Code::NotFound,
+        store::Error::Unsealed { .. } => Code::Conflict,
         store::Error::Full { .. }
         | store::Error::Corrupt { .. }
         | store::Error::Format { .. }

@@ -60,6 +60,7 @@ pub fn import(
         states: HashMap::new(),
         prev_states: HashMap::new(),
         keys: HashMap::new(),
+        salt: None,
         in_flight: None,
     };
     let run = || -> Result<(), ImportError> {
@@ -112,6 +113,8 @@ struct Importer<'s> {
     prev_states: HashMap<String, (u64, Option<State>)>,
     /// The stream keys exported lines gave, for the later lines of their streams.
     keys: HashMap<String, store::StreamKey>,
+    /// The log's salt, read once.
+    salt: Option<[u8; 32]>,
     /// The batch the writer is committing while the next one is prepared.
     in_flight: Option<InFlight>,
 }
@@ -128,6 +131,15 @@ impl Importer<'_> {
             Some(Pending::Append(n, _) | Pending::Restore(n, _)) => n - 1,
             None => self.report.lines.saturating_sub(1),
         }
+    }
+
+    fn salt(&mut self, number: u64) -> Result<[u8; 32], ImportError> {
+        if let Some(salt) = self.salt {
+            return Ok(salt);
+        }
+        let salt = self.store.salt().map_err(|e| self.error(number, "(store)", e.to_string()))?;
+        self.salt = Some(salt);
+        Ok(salt)
     }
 
     /// An exported line: restored verbatim, its payload sealed again with its stream's key.
@@ -231,7 +243,10 @@ impl Importer<'_> {
         } else {
             self.states.insert(line.stream.clone(), (version, state));
         }
-        let key = line.idempotency_key.clone().unwrap_or_else(|| derived_key(&line, payload));
+        let key = match line.idempotency_key.clone() {
+            Some(key) => key,
+            None => derived_key(&line, payload, &self.salt(number)?),
+        };
         let proposed = vec![ProposedEvent {
             event_type: line.event_type,
             schema_version,
@@ -428,9 +443,11 @@ fn rejected_field(e: &crate::domain::Rejection) -> String {
     }
 }
 
-/// An idempotency key from the line's content: a re-run of the same file finds it again.
-fn derived_key(line: &Line, payload: &[u8]) -> String {
-    let mut h = blake3::Hasher::new();
+/// An idempotency key from the line's content: a re-run of the same file finds it again. The
+/// hash is keyed with the log's salt, so the key (which the record keeps, in the clear, after
+/// an erasure too) cannot confirm a guess at the text to anyone without the log itself.
+fn derived_key(line: &Line, payload: &[u8], salt: &[u8; 32]) -> String {
+    let mut h = blake3::Hasher::new_keyed(salt);
     for part in [line.stream.as_bytes(), line.event_type.as_bytes(), payload] {
         h.update(&(part.len() as u64).to_be_bytes());
         h.update(part);

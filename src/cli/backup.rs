@@ -29,11 +29,18 @@ pub(super) fn backup(data: DataArgs, out: PathBuf, json: bool) -> anyhow::Result
     let head = store.backup(&copy).with_context(|| format!("backing up into {}", out.display()))?;
     // The keys go in a file of their own, apart from the log; the list of erased streams goes
     // beside them, for restores of older backups.
-    let erased: Vec<String> = store.reader()?.erased()?.into_iter().map(|(s, _)| s).collect();
-    let keys = store::Store::open(&copy, store::StoreOptions { map_size: data.map_size })?.take_keys()?;
-    store::compact::compact(&copy, data.map_size).context("compacting the backup's log")?;
+    // The keys are written (and synced) before the copy loses them, so a crash in between
+    // leaves them on disk twice rather than nowhere.
+    let copied = store::Store::open(&copy, store::StoreOptions { map_size: data.map_size })?;
+    let reader = copied.reader()?;
+    let erased: Vec<String> = reader.erased()?.into_iter().map(|(s, _)| s).collect();
+    let keys = reader.keys()?;
+    drop(reader);
     keyring::write_keys(&out.join(keyring::KEYS_FILE), &keys)?;
     keyring::write_erased(&out.join(keyring::ERASED_FILE), &erased)?;
+    copied.take_keys()?;
+    drop(copied);
+    store::compact::compact(&copy, data.map_size).context("compacting the backup's log")?;
     // The tokens, and the writer's signing key: a writer restored from the backup
     // signs as before, so its replicas keep trusting it.
     let mut copied = Vec::new();

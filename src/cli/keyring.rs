@@ -40,14 +40,21 @@ pub fn write_erased(path: &Path, streams: &[String]) -> anyhow::Result<()> {
     write_private(path, text.as_bytes())
 }
 
+/// Writes a file readable by its owner only: a temporary file, synced, renamed into place, so
+/// the file is whole or absent.
 fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let partial = path.with_extension("partial");
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
+    options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut file = options.open(&partial).with_context(|| format!("creating {}", partial.display()))?;
     file.write_all(bytes)?;
     file.sync_all()?;
+    std::fs::rename(&partial, path).with_context(|| format!("renaming into {}", path.display()))?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
     Ok(())
 }
 

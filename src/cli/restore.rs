@@ -81,7 +81,20 @@ pub(super) fn restore(
             Failure::Damaged { log: source_log, position: problem.position, reason: problem.reason }.into()
         );
     }
-    // The keys the backup kept apart, but none of a stream erased since.
+    // The keys the backup kept apart, but none of a stream erased since. A backup whose log
+    // holds sealed events and has no key file was cut short: its events would not open.
+    if !keys_file.exists()
+        && store.reader()?.stored_after(crate::Position::ZERO)?.any(|e| e.is_ok_and(|e| e.sealed))
+    {
+        drop(store);
+        std::fs::remove_dir_all(&target)
+            .with_context(|| format!("removing the copy in {}", target.display()))?;
+        anyhow::bail!(
+            "{} has no `{}` file, and its log holds sealed events: the backup is incomplete (nothing was restored)",
+            from.display(),
+            keyring::KEYS_FILE
+        );
+    }
     store.put_keys(&keys, &erased)?;
     for file in &copied {
         std::fs::copy(from.join(file), data.data.join(file))

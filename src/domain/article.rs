@@ -157,10 +157,10 @@ impl Article {
                         a.scheduled_at = None;
                     }
                     Event::ArticleScheduled(s) => a.scheduled_at = Some(s.at),
-                    Event::ArticleUnscheduled(_) => {
-                        a.scheduled_at = None;
-                        a.pending.clear();
-                    }
+                    // Calls off the changes scheduled ahead if there are any, otherwise the
+                    // scheduled publication.
+                    Event::ArticleUnscheduled(_) if !a.pending.is_empty() => a.pending.clear(),
+                    Event::ArticleUnscheduled(_) => a.scheduled_at = None,
                     Event::ChangeScheduled(c) => {
                         let at = a.pending.partition_point(|p| p.at <= c.at);
                         a.pending.insert(at, c.clone());
@@ -325,7 +325,7 @@ pub fn decide(
             }
         },
         ArticleCommand::Unschedule => match (article.status, article.scheduled_at) {
-            // Calls off every change scheduled ahead too.
+            // Calls off the changes scheduled ahead first, when there are any.
             _ if !article.pending.is_empty() => Ok(vec![Event::ArticleUnscheduled(ArticleUnscheduled {})]),
             (ArticleStatus::Draft, Some(_)) => Ok(vec![Event::ArticleUnscheduled(ArticleUnscheduled {})]),
             (ArticleStatus::Draft, None) => conflict(format!("article {id} has no scheduled publication")),
@@ -390,6 +390,10 @@ pub fn decide(
             Some(_) => Ok(vec![Event::ArticleRestored(ArticleRestored { reason: reason.clone() })]),
             None => conflict(format!("article {id} is not taken down")),
         },
+        ArticleCommand::Later { .. } if article.scheduled_at.is_some() => conflict(format!(
+            "article {id} has a publication scheduled: schedule the change once it is published, or call the \
+             publication off first"
+        )),
         ArticleCommand::Later { at, change } => {
             // Decided on the article as it will stand then.
             let then = article.clone().settled(*at);

@@ -57,12 +57,15 @@ pub async fn put(bucket: &kv::Store, stream: &str, key: &StreamKey) -> Result<()
         .map_err(|e| format!("putting the key of {stream}: {e}"))
 }
 
-/// A stream's key, if the bucket still holds it.
+/// A stream's key; `None` when the bucket shows it destroyed (the purge an erasure leaves).
+/// A key the bucket has no entry for at all is not visible yet (a server of the bucket that
+/// lags): an error, so the follower retries rather than take the stream for erased.
 pub async fn get(bucket: &kv::Store, stream: &str) -> Result<Option<StreamKey>, String> {
-    let value = bucket.get(stream).await.map_err(|e| format!("reading the key of {stream}: {e}"))?;
-    match value {
-        None => Ok(None),
-        Some(bytes) => StreamKey::from_slice(&bytes).map(Some).ok_or_else(|| {
+    let entry = bucket.entry(stream).await.map_err(|e| format!("reading the key of {stream}: {e}"))?;
+    match entry {
+        None => Err(format!("the key of {stream} is not in the key bucket yet")),
+        Some(entry) if entry.operation != kv::Operation::Put => Ok(None),
+        Some(entry) => StreamKey::from_slice(&entry.value).map(Some).ok_or_else(|| {
             format!("the bucket's key of {stream} is not {} bytes", crate::store::seal::KEY_LEN)
         }),
     }

@@ -137,6 +137,15 @@ pub enum Error {
         /// The stream.
         stream: String,
     },
+    /// The stream was written before payloads were sealed: its text is in the hash chain, and
+    /// no erasure can take it out.
+    #[error(
+        "stream {stream} was written before payloads were sealed: its text cannot be erased from the log"
+    )]
+    Unsealed {
+        /// The stream.
+        stream: String,
+    },
     /// The LMDB map is full.
     #[error("the store is full at its map size of {map_size} bytes; restart with a larger MORGUE_MAP_SIZE")]
     Full {
@@ -240,6 +249,10 @@ impl Store {
             }
             None => tables.meta.put(&mut wtxn, "format", &STORE_FORMAT.to_be_bytes())?,
         }
+        if tables.meta.get(&wtxn, "salt")?.is_none() {
+            let salt = StreamKey::generate()?;
+            tables.meta.put(&mut wtxn, "salt", &salt.0)?;
+        }
         wtxn.commit()?;
 
         let tail = {
@@ -260,6 +273,14 @@ impl Store {
                 head,
             }),
         })
+    }
+
+    /// This log's own random salt, for hashes that must not be guessable from outside it (the
+    /// idempotency keys an import derives from a line's content).
+    pub fn salt(&self) -> Result<[u8; 32]> {
+        let rtxn = self.inner.env.read_txn()?;
+        let bytes = self.inner.tables.meta.get(&rtxn, "salt")?.unwrap_or(&[0; 32]);
+        Ok(bytes.try_into().unwrap_or([0; 32]))
     }
 
     /// The directory of the store.
@@ -370,8 +391,9 @@ impl Store {
         let mut wtxn = self.inner.env.write_txn()?;
         let t = &self.inner.tables;
         let mut put = 0;
+        let dropped: std::collections::HashSet<&String> = erased.iter().collect();
         for (stream, key) in keys {
-            if !erased.contains(stream) && t.erased.get(&wtxn, stream)?.is_none() {
+            if !dropped.contains(stream) && t.erased.get(&wtxn, stream)?.is_none() {
                 t.keys.put(&mut wtxn, stream, &key.0)?;
                 put += 1;
             }

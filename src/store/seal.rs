@@ -4,9 +4,12 @@
 //!
 //! Keys live in the `keys` table, outside the hash chain: the chain covers the sealed bytes,
 //! so a log whose keys are gone still verifies. The cipher is ChaCha20-Poly1305 (`ring`). A
-//! key seals one stream only, and the nonce is the event's position, which the log never
-//! repeats, so no nonce is stored and a record's sealed bytes are a function of its key,
-//! position, stream and payload alone (an export re-sealed on import gives the same chain).
+//! key seals one stream only. The nonce is synthetic (as in SIV): the first 12 bytes of a
+//! BLAKE3 hash keyed with the stream's key over the position and the payload, stored before
+//! the ciphertext. So a record's sealed bytes are a function of its key, position, stream and
+//! payload alone (an export re-sealed on import gives the same chain), and two different
+//! payloads never share a nonce, even where two histories of one log (a restored backup and
+//! the log it was taken from) give the same position to different events.
 
 use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
 
@@ -15,8 +18,11 @@ use crate::Position;
 /// Bytes of a stream key.
 pub const KEY_LEN: usize = 32;
 
-/// Bytes the seal adds to a payload (the authentication tag).
-pub const TAG_LEN: usize = 16;
+/// Bytes of the nonce stored before the ciphertext.
+pub const NONCE_LEN: usize = 12;
+
+/// Bytes the seal adds to a payload: the nonce and the authentication tag.
+pub const SEAL_OVERHEAD: usize = NONCE_LEN + 16;
 
 /// A stream's key.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -51,21 +57,39 @@ impl StreamKey {
         LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, &self.0).expect("a 32-byte key fits"))
     }
 
-    /// Seals the payload of the event at `position` in `stream`.
+    /// Seals the payload of the event at `position` in `stream`: nonce, then ciphertext and
+    /// tag.
     pub fn seal(&self, position: Position, stream: &str, payload: &[u8]) -> Vec<u8> {
-        let mut out = payload.to_vec();
+        let mut hasher = blake3::Hasher::new_keyed(&self.0);
+        hasher.update(&position.0.to_be_bytes()).update(payload);
+        let mut nonce = [0; NONCE_LEN];
+        nonce.copy_from_slice(&hasher.finalize().as_bytes()[..NONCE_LEN]);
+        let mut body = Vec::with_capacity(payload.len() + SEAL_OVERHEAD - NONCE_LEN);
+        body.extend_from_slice(payload);
         self.aead()
-            .seal_in_place_append_tag(nonce(position), Aad::from(stream.as_bytes()), &mut out)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad(position, stream).as_slice()),
+                &mut body,
+            )
             .expect("a payload under the store's limit seals");
+        let mut out = Vec::with_capacity(NONCE_LEN + body.len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&body);
         out
     }
 
     /// Opens what [`StreamKey::seal`] made for the same position and stream.
     pub fn open(&self, position: Position, stream: &str, sealed: &[u8]) -> Result<Vec<u8>, OpenError> {
-        let mut buffer = sealed.to_vec();
+        if sealed.len() < SEAL_OVERHEAD {
+            return Err(OpenError);
+        }
+        let (nonce, body) = sealed.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| OpenError)?;
+        let mut buffer = body.to_vec();
         let plain = self
             .aead()
-            .open_in_place(nonce(position), Aad::from(stream.as_bytes()), &mut buffer)
+            .open_in_place(nonce, Aad::from(aad(position, stream).as_slice()), &mut buffer)
             .map_err(|_| OpenError)?;
         let len = plain.len();
         buffer.truncate(len);
@@ -73,10 +97,13 @@ impl StreamKey {
     }
 }
 
-fn nonce(position: Position) -> Nonce {
-    let mut n = [0; 12];
-    n[4..].copy_from_slice(&position.0.to_be_bytes());
-    Nonce::assume_unique_for_key(n)
+/// The associated data: the position (8 bytes, big-endian) and the stream id, so sealed bytes
+/// open nowhere but where they were sealed.
+fn aad(position: Position, stream: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + stream.len());
+    out.extend_from_slice(&position.0.to_be_bytes());
+    out.extend_from_slice(stream.as_bytes());
+    out
 }
 
 #[cfg(test)]
@@ -93,7 +120,7 @@ mod tests {
         ) {
             let key = StreamKey::generate().expect("random");
             let sealed = key.seal(Position(position), "article-1", &payload);
-            prop_assert_eq!(sealed.len(), payload.len() + TAG_LEN);
+            prop_assert_eq!(sealed.len(), payload.len() + SEAL_OVERHEAD);
             prop_assert_eq!(key.open(Position(position), "article-1", &sealed), Ok(payload.clone()));
             prop_assert_eq!(key.open(Position(position ^ 1), "article-1", &sealed), Err(OpenError));
             prop_assert_eq!(key.open(Position(position), "article-2", &sealed), Err(OpenError));
@@ -104,6 +131,14 @@ mod tests {
             damaged[at] ^= 1;
             prop_assert_eq!(key.open(Position(position), "article-1", &damaged), Err(OpenError));
         }
+    }
+
+    #[test]
+    fn different_payloads_at_one_position_never_share_a_nonce() {
+        let key = StreamKey::generate().expect("random");
+        let a = key.seal(Position(5), "article-x", b"{\"body\":\"one\"}");
+        let b = key.seal(Position(5), "article-x", b"{\"body\":\"two\"}");
+        assert_ne!(a[..NONCE_LEN], b[..NONCE_LEN]);
     }
 
     #[test]

@@ -252,7 +252,10 @@ impl Writer {
             return bad("effective_at is later than recorded_at".into());
         }
         let t = self.tables;
-        if t.erased.get(wtxn, &e.stream)?.is_some() {
+        // A stream erased at position 0 was erased after this log's end (a restore was told
+        // so): its later records still come, keyless, until its own erasure does.
+        let erased_before = t.erased.get(wtxn, &e.stream)?;
+        if erased_before.is_some_and(|p| p != 0) {
             return bad(format!("stream {} was erased; nothing follows its erasure", e.stream));
         }
         let current = stream_head(&t, wtxn, &e.stream).map_err(into_heed)?;
@@ -287,6 +290,7 @@ impl Writer {
             t.claims.put(wtxn, &codec::claim_key(&claim.namespace, &claim.value), &e.stream)?;
         }
         if let Some(key) = &record.key
+            && erased_before.is_none()
             && t.keys.get(wtxn, &e.stream)?.is_none()
         {
             t.keys.put(wtxn, &e.stream, &key.0)?;
@@ -375,20 +379,28 @@ impl Writer {
         }
         // Every stream is sealed with a key of its own, made with its first event; the
         // erasure's own events are written unsealed, as its tombstone. A stream without a key
-        // that already exists was written before sealing, and stays unsealed.
-        let (key, new_key) = match t.keys.get(wtxn, &request.stream)? {
-            _ if request.erase => (None, false),
-            Some(bytes) => match StreamKey::from_slice(bytes) {
-                Some(key) => (Some(key), false),
-                None => {
-                    return Ok(Err(Error::Corrupt {
-                        position: current.map_or(Position::ZERO, |(_, p)| p),
-                        reason: format!("the key of stream {} is damaged", request.stream),
-                    }));
-                }
+        // whose last record is unsealed was written before sealing and stays unsealed (and
+        // cannot be erased: its text is in the chain); one whose last record is sealed has
+        // lost its key, and takes nothing until it is given back.
+        let head_sealed = match current {
+            Some((_, position)) => {
+                t.events.get(wtxn, &position.0)?.and_then(|b| codec::decode_record(b).ok()).map(|e| e.sealed)
+            }
+            None => None,
+        };
+        let (key, new_key) = match (t.keys.get(wtxn, &request.stream)?, head_sealed) {
+            (Some(bytes), _) => match StreamKey::from_slice(bytes) {
+                Some(key) if !request.erase => (Some(key), false),
+                Some(_) => (None, false),
+                None => return Ok(Err(corrupt_key(&request.stream, current))),
             },
-            None if actual == 0 => (Some(StreamKey::generate().map_err(heed::Error::Io)?), true),
-            None => (None, false),
+            (None, None) if !request.erase => (Some(StreamKey::generate().map_err(heed::Error::Io)?), true),
+            (None, None) => (None, false),
+            (None, Some(true)) => return Ok(Err(corrupt_key(&request.stream, current))),
+            (None, Some(false)) if request.erase => {
+                return Ok(Err(Error::Unsealed { stream: request.stream.clone() }));
+            }
+            (None, Some(false)) => (None, false),
         };
         let mut previous_effective = match current {
             Some((_, position)) => t
@@ -480,12 +492,35 @@ impl Writer {
     }
 }
 
+fn corrupt_key(stream: &str, current: Option<(u64, Position)>) -> Error {
+    Error::Corrupt {
+        position: current.map_or(Position::ZERO, |(_, p)| p),
+        reason: format!("stream {stream} is sealed but its key is missing or damaged"),
+    }
+}
+
 /// Erases a stream in the transaction of its erasure event at `position`: destroys its key,
 /// marks it erased, and releases the unique values it held (a scan of the claims, which an
 /// erasure can afford).
 fn erase_stream(t: &Tables, wtxn: &mut RwTxn, stream: &str, position: Position) -> heed::Result<()> {
     t.keys.delete(wtxn, stream)?;
     t.erased.put(wtxn, stream, &position.0)?;
+    // What idempotency keys of the stream remember of its commands (a hash of their text) is
+    // forgotten too: a retry with a guessed text can no longer be told from any other.
+    let mut remembered = Vec::new();
+    for entry in t.idempotency.iter(wtxn)? {
+        let (key, value) = entry?;
+        if let Some((fingerprint, first, last)) = codec::decode_idempotency(value)
+            && fingerprint != RESTORED_FINGERPRINT
+            && let Some(record) = t.events.get(wtxn, &first.0)?
+            && codec::stream_of_record(record).is_ok_and(|s| s == stream)
+        {
+            remembered.push((key.to_owned(), codec::encode_idempotency(&RESTORED_FINGERPRINT, first, last)));
+        }
+    }
+    for (key, value) in remembered {
+        t.idempotency.put(wtxn, &key, &value)?;
+    }
     let held: Vec<Vec<u8>> = t
         .claims
         .iter(wtxn)?

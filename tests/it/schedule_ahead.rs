@@ -119,6 +119,12 @@ fn a_revision_and_a_correction_scheduled_ahead_show_everywhere_at_their_instant_
     let revised = json!({"graphql_new": true, "graphql_old": false, "page_new": true, "search_new": 1, "search_old": 0, "correction": false});
     wait_for(&s, &id, &slug, &revised);
     assert_eq!(s.archive.store().head().to_string(), position, "nothing was written meanwhile");
+    let (_, hits) = s.post(
+        None,
+        &format!("{{ search(query: \"{NEW}\") {{ hits {{ snippets {{ html }} }} }} }}"),
+        json!({}),
+    );
+    assert!(hits.to_string().contains(&format!("<mark>{NEW}</mark>")), "snippets show the new text: {hits}");
     let past = instant(at - chrono::Duration::milliseconds(500));
     let (_, then) =
         s.post(None, &format!("{{ article(id: \"{id}\", asOf: \"{past}\") {{ body }} }}"), json!({}));
@@ -170,7 +176,25 @@ fn a_change_called_off_never_shows_and_the_text_in_effect_stays_found_once() {
     }
     let unchanged = json!({"graphql_new": false, "graphql_old": true, "page_new": false, "search_new": 0, "search_old": 1, "correction": false});
     assert_eq!(reader(&s, &id, &slug), unchanged);
-    // Section and tags cannot be scheduled; instants must lie ahead; nothing is appended.
+    // A change cannot be scheduled while a publication is; section and tags cannot be
+    // scheduled; nothing is appended for a refusal.
+    let draft = s.ok(
+        Some(&s.editor),
+        "mutation { draftArticle(input: {headline: \"Later\", body: \"Not yet.\", section: \"coast\"}) { article { id } } }",
+        json!({}),
+    )["draftArticle"]["article"]["id"]
+        .clone();
+    s.ok(
+        Some(&s.editor),
+        "mutation($id: ID!, $at: DateTime!) { publishArticle(input: {id: $id, effectiveAt: $at}) { position } }",
+        json!({"id": draft, "at": instant(ahead(3600))}),
+    );
+    let (_, body) = s.post(
+        Some(&s.editor),
+        "mutation($id: ID!, $at: DateTime!) { reviseArticle(input: {id: $id, body: \"Sooner.\", effectiveAt: $at}) { position } }",
+        json!({"id": draft, "at": instant(ahead(7200))}),
+    );
+    assert_eq!(body["errors"][0]["extensions"]["code"], "CONFLICT", "{body}");
     let head = s.archive.store().head();
     let far = instant(ahead(3600));
     for (query, code) in [

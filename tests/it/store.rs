@@ -380,3 +380,66 @@ fn an_erased_stream_keeps_its_envelopes_loses_its_key_and_takes_nothing_more() {
     assert_eq!(store.head(), Position(2), "nothing was appended");
     assert!(store::verify(&store.reader().unwrap(), |_| {}).unwrap().is_ok(), "the chain still verifies");
 }
+
+#[test]
+fn unsealed_or_keyless_streams_refuse_what_would_leak_and_erasure_forgets_idempotent_texts() {
+    let (_dir, store) = temp_store();
+    let sealed_stream = "author-01J00000000000000000000SEA";
+    let mut first =
+        AppendRequest::new(sealed_stream, ExpectedVersion::NoStream, vec![proposed(&registered("Quill"))]);
+    first.idempotency_key = Some("register-quill".into());
+    store.append(first).unwrap();
+    let (copy_dir, copy) = temp_store();
+    // A record copied without its key (a backup cut short): the stream takes nothing more, so
+    // nothing is ever written to it in the clear.
+    let record = store.reader().unwrap().stored_event(Position(1)).unwrap();
+    copy.restore(vec![store::Restored { event: record, claims: vec![], key: None, erases: false }]).unwrap();
+    let more =
+        copy.append(AppendRequest::new(sealed_stream, ExpectedVersion::Any, vec![proposed(&renamed("Q"))]));
+    assert!(matches!(more, Err(store::Error::Corrupt { .. })), "{more:?}");
+    drop((copy, copy_dir));
+
+    // An unsealed stream (written before sealing) cannot be erased: its text is in the chain.
+    let (_old_dir, old) = temp_store();
+    let mut legacy = store.reader().unwrap().event(Position(1)).unwrap();
+    legacy.checksum = store::codec::checksum_of(&legacy);
+    assert!(!legacy.sealed);
+    old.restore(vec![store::Restored { event: legacy, claims: vec![], key: None, erases: false }]).unwrap();
+    let mut erase = AppendRequest::new(sealed_stream, ExpectedVersion::Any, vec![proposed(&renamed("x"))]);
+    erase.erase = true;
+    let refused = old.append(erase.clone());
+    assert!(matches!(refused, Err(store::Error::Unsealed { .. })), "{refused:?}");
+    assert_eq!(old.head(), Position(1), "nothing appended");
+
+    // Erasing forgets what idempotency keys remembered of the stream's commands.
+    let (seen, _, _) = store.reader().unwrap().idempotency("register-quill").unwrap().unwrap();
+    assert_ne!(seen, [0xff; 32]);
+    store.append(erase).unwrap();
+    let (forgotten, _, _) = store.reader().unwrap().idempotency("register-quill").unwrap().unwrap();
+    assert_eq!(forgotten, [0xff; 32], "the fingerprint of the text is gone");
+}
+
+#[test]
+fn a_stream_a_restore_was_told_is_erased_still_takes_its_later_records_keyless() {
+    let (_dir, store) = temp_store();
+    let stream = "author-01J00000000000000000000LAT";
+    store
+        .append(AppendRequest::new(stream, ExpectedVersion::NoStream, vec![proposed(&registered("Ink"))]))
+        .unwrap();
+    store
+        .append(AppendRequest::new(stream, ExpectedVersion::Exact(1), vec![proposed(&renamed("Inkwell"))]))
+        .unwrap();
+    let reader = store.reader().unwrap();
+    let (first, second) =
+        (reader.stored_event(Position(1)).unwrap(), reader.stored_event(Position(2)).unwrap());
+    let key = reader.key(stream).unwrap();
+    drop(reader);
+    let (_copy_dir, copy) = temp_store();
+    copy.restore(vec![store::Restored { event: first, claims: vec![], key, erases: false }]).unwrap();
+    // The restore learned the stream was erased later: no key; the later record still comes.
+    copy.put_keys(&[], &[stream.to_owned()]).unwrap();
+    assert_eq!(copy.reader().unwrap().key(stream).unwrap(), None);
+    copy.restore(vec![store::Restored { event: second, claims: vec![], key, erases: false }]).unwrap();
+    assert_eq!(copy.reader().unwrap().key(stream).unwrap(), None, "the key is not given back");
+    assert!(copy.read_stream(stream, 1, 10).unwrap().iter().all(|e| e.sealed), "nothing opens");
+}

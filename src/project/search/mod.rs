@@ -34,8 +34,7 @@ use crate::domain::{Article, ArticleId, AuthorId, StreamKind};
 use crate::store::RecordedEvent;
 
 /// What built a search generation (schema and analyzers).
-pub const SEARCH_VERSION: &str =
-    "search/3 (en_stem, keyword, published in microseconds, windows beside, text in the views)";
+pub const SEARCH_VERSION: &str = "search/4 (en_stem, keyword, published in microseconds, windows beside with their ends, text in the views)";
 
 /// The index's fields.
 #[derive(Clone, Copy)]
@@ -54,6 +53,7 @@ struct Fields {
     eff_from: Field,
     pos_from: Field,
     closes: Field,
+    closes_at: Field,
     public: Field,
 }
 
@@ -83,11 +83,14 @@ fn schema() -> (Schema, Fields) {
         published: b.add_i64_field("published", INDEXED | FAST | STORED),
         facets: b.add_facet_field("facets", FacetOptions::default()),
         // Where the version's window opens, the version whose window this document ends (0 for
-        // none), and whether it is a version's text (1) or only the mark that the article
-        // stopped being public (0).
+        // none) and the instant it ends it at, and whether it is a version's text (1; 2 when
+        // it opens at a later instant, a scheduled publication; 3 when it is the text of a
+        // change scheduled ahead, which ends the version before at that instant too) or only
+        // the mark that the article stopped being public (0).
         eff_from: b.add_i64_field("eff_from", FAST),
         pos_from: b.add_u64_field("pos_from", FAST),
         closes: b.add_u64_field("closes", FAST),
+        closes_at: b.add_i64_field("closes_at", FAST),
         public: b.add_u64_field("public", INDEXED | FAST),
     };
     (b.build(), fields)
@@ -185,7 +188,7 @@ struct Writer {
     applied: Position,
     /// Windows ended by what was applied and not yet committed: (version's position, (end's
     /// effective instant in µs, end's position)).
-    ended: Vec<(u64, (i64, u64))>,
+    ended: Vec<(u64, (i64, u64, bool))>,
 }
 
 /// What reads see: the last commit's searcher, its checkpoint, and the windows it ended.
@@ -325,12 +328,14 @@ impl SearchIndex {
             };
             // This event ends the previous version's window, if that version was public.
             let closes = before.filter(|b| b.state.public_from().is_some()).map_or(0, |b| b.position.get());
+            // It ends when this event took effect, or at the instant of a change scheduled ahead.
+            let ends = ahead.unwrap_or(event.effective_at).timestamp_micros();
             if closes != 0 {
-                let at = ahead.unwrap_or(event.effective_at);
-                w.ended.push((closes, (at.timestamp_micros(), event.position.get())));
+                w.ended.push((closes, (ends, event.position.get(), ahead.is_some())));
             }
             if now.state.public_from().is_some() {
-                let doc = self.document(&reader, &now, closes, ahead)?;
+                let mut doc = self.document(&reader, &now, closes, ahead)?;
+                doc.add_i64(self.fields.closes_at, ends);
                 w.writer.add_document(doc)?;
             } else if closes != 0 {
                 // No text: only the mark that ends the window, so a restart finds it.
@@ -340,6 +345,7 @@ impl SearchIndex {
                 doc.add_i64(self.fields.eff_from, now.effective_at.timestamp_micros());
                 doc.add_u64(self.fields.pos_from, now.position.get());
                 doc.add_u64(self.fields.closes, closes);
+                doc.add_i64(self.fields.closes_at, ends);
                 doc.add_u64(self.fields.public, 0);
                 w.writer.add_document(doc)?;
             }
@@ -384,14 +390,20 @@ impl SearchIndex {
             doc.add_i64(f.published, published.timestamp_micros());
             doc.add_facet(f.facets, Facet::from_path(["year", published.year().to_string().as_str()]));
         }
-        let opens = public_from.map_or(snap.effective_at, |p| p.max(snap.effective_at));
-        // Text that a change scheduled ahead makes opens at the change's instant.
-        let opens = ahead.map_or(opens, |at| at.max(opens));
+        let (opens, scheduled) = opening(snap, ahead);
         doc.add_i64(f.eff_from, opens.timestamp_micros());
         doc.add_u64(f.pos_from, snap.position.get());
         doc.add_u64(f.closes, closes);
-        let scheduled = a.status == crate::domain::ArticleStatus::Draft || ahead.is_some();
-        doc.add_u64(f.public, if scheduled { 2 } else { 1 });
+        doc.add_u64(
+            f.public,
+            if ahead.is_some() {
+                3
+            } else if scheduled {
+                2
+            } else {
+                1
+            },
+        );
         Ok(doc)
     }
 
@@ -421,4 +433,17 @@ impl SearchIndex {
         served.checkpoint = applied;
         Ok(applied)
     }
+}
+
+/// Where a public version's document opens, and whether that lies ahead of its recording: a
+/// scheduled publication at its instant, the text a change scheduled ahead makes at the
+/// change's instant, any other version when it took effect.
+fn opening(
+    snap: &super::views::Snapshot<Article>,
+    ahead: Option<chrono::DateTime<chrono::Utc>>,
+) -> (chrono::DateTime<chrono::Utc>, bool) {
+    let a = &snap.state;
+    let opens = a.public_from().map_or(snap.effective_at, |p| p.max(snap.effective_at));
+    let opens = ahead.map_or(opens, |at| at.max(opens));
+    (opens, a.status == crate::domain::ArticleStatus::Draft || ahead.is_some())
 }

@@ -33,12 +33,16 @@ impl SearchIndex {
     fn query_of(&self, request: &SearchRequest) -> Result<(Box<dyn Query>, Box<dyn Query>)> {
         let f = self.fields;
         let parsed = if request.query.trim().is_empty() {
-            // Every public version (1; 2 when scheduled at its opening), all scoring 1 (so the
-            // later version ranks first).
+            // Every public version (1; 2 or 3 when it opens at a later instant), all scoring 1
+            // (so the later version ranks first).
             let is = |v: u64| -> Box<dyn Query> {
                 Box::new(TermQuery::new(Term::from_field_u64(f.public, v), IndexRecordOption::Basic))
             };
-            let public = BooleanQuery::new(vec![(Occur::Should, is(1)), (Occur::Should, is(2))]);
+            let public = BooleanQuery::new(vec![
+                (Occur::Should, is(1)),
+                (Occur::Should, is(2)),
+                (Occur::Should, is(3)),
+            ]);
             Box::new(tantivy::query::ConstScoreQuery::new(Box::new(public), 1.0)) as Box<dyn Query>
         } else {
             let query = published_in_micros(&request.query)?;
@@ -177,11 +181,16 @@ impl SearchIndex {
                 .ok_or_else(|| Error::Corrupt("search document without an article id".into()))?;
             let version = doc.get_first(f.version).and_then(|v| v.as_u64()).unwrap_or(0);
             let mut snippets = Vec::new();
+            // The text as it stands at the read's instant: a change scheduled ahead that has
+            // taken effect by then is in it.
+            let instant = request.at.as_of.unwrap_or_else(chrono::Utc::now);
             let text = match &texts {
-                Some(r) => r.article(id, At { as_of: None, basis: Some(Position(position)) })?,
+                Some(r) => r
+                    .article(id, At { as_of: None, basis: Some(Position(position)) })?
+                    .map(|s| crate::domain::Article::settled(s.state, instant)),
                 None => None,
             };
-            if let Some(a) = text.as_ref().map(|snap| &snap.state) {
+            if let Some(a) = text.as_ref() {
                 for (name, generator) in &generators {
                     let field = match *name {
                         "headline" => a.headline.as_str(),

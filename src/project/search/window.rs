@@ -30,19 +30,25 @@ pub(super) struct Closed {
     pos_to: Vec<u64>,
     /// End effective instant by version position.
     eff_to: Vec<i64>,
+    /// By version position, whether the end lies ahead of when it was recorded (a change
+    /// scheduled ahead): a read of the present sees the version until that instant.
+    ahead: Vec<bool>,
 }
 
 impl Closed {
-    /// Records that the version at `from` ended at (`eff`, `pos`).
-    pub(super) fn insert(&mut self, from: u64, (eff, pos): (i64, u64)) {
+    /// Records that the version at `from` ended at (`eff`, `pos`), an instant that lies ahead
+    /// of the ending's recording when `ahead`.
+    pub(super) fn insert(&mut self, from: u64, (eff, pos, ahead): (i64, u64, bool)) {
         let i = from as usize;
         if i >= self.pos_to.len() {
             let len = (i + 1).max(self.pos_to.len() * 5 / 4);
             self.pos_to.resize(len, 0);
             self.eff_to.resize(len, 0);
+            self.ahead.resize(len, false);
         }
         self.pos_to[i] = pos;
         self.eff_to[i] = eff;
+        self.ahead[i] = ahead;
     }
 
     /// Where the version at `from` ended, if it has.
@@ -59,8 +65,8 @@ impl Closed {
     }
 }
 
-impl Extend<(u64, (i64, u64))> for Closed {
-    fn extend<T: IntoIterator<Item = (u64, (i64, u64))>>(&mut self, iter: T) {
+impl Extend<(u64, (i64, u64, bool))> for Closed {
+    fn extend<T: IntoIterator<Item = (u64, (i64, u64, bool))>>(&mut self, iter: T) {
         for (from, end) in iter {
             self.insert(from, end);
         }
@@ -74,11 +80,14 @@ pub(super) fn closed_in(searcher: &Searcher) -> Result<Closed> {
         let columns = segment.fast_fields();
         let closes = columns.u64("closes")?.first_or_default_col(0);
         let pos_from = columns.u64("pos_from")?.first_or_default_col(0);
-        let eff_from = columns.i64("eff_from")?.first_or_default_col(0);
+        let closes_at = columns.i64("closes_at")?.first_or_default_col(0);
+        let public = columns.u64("public")?.first_or_default_col(0);
         for doc in 0..segment.max_doc() {
             let ended = closes.get_val(doc);
             if ended != 0 {
-                closed.insert(ended, (eff_from.get_val(doc), pos_from.get_val(doc)));
+                // The text of a change scheduled ahead (3) ends the version before at its instant.
+                let ahead = public.get_val(doc) == 3;
+                closed.insert(ended, (closes_at.get_val(doc), pos_from.get_val(doc), ahead));
             }
         }
     }
@@ -148,11 +157,12 @@ pub(super) fn openings(searcher: &Searcher, previous: &[Arc<Openings>]) -> Resul
         let eff = dense(columns.i64("eff_from")?, i64::MAX);
         let public = dense(columns.u64("public")?, 0);
         let docs = segment.max_doc();
-        // `public`: 0 for a mark, 1 for a version's text, 2 for one scheduled at its opening.
+        // `public`: 0 for a mark, 1 for a version's text, 2 or 3 for one that opens at a later
+        // instant.
         let pos_from: Vec<u64> = (0..docs)
             .map(|d| if public.get_val(d) >= 1 { pos.get_val(d) } else { pos.get_val(d) | NOT_TEXT })
             .collect();
-        let mut scheduled: Vec<bool> = (0..docs).map(|d| public.get_val(d) == 2).collect();
+        let mut scheduled: Vec<bool> = (0..docs).map(|d| public.get_val(d) >= 2).collect();
         if !scheduled.iter().any(|&s| s) {
             scheduled = Vec::new();
         }
@@ -264,9 +274,13 @@ impl SegmentWindow<'_> {
         }
         let ended = w.closed.pos_to(from);
         if ended != 0 && ended <= w.basis {
-            // Ended as far as the basis knows: seen only if it ended after the read's instant
-            // (a read of the present is at now: a change scheduled ahead ends it later).
-            let t = if w.as_of == i64::MAX { w.now } else { w.as_of };
+            // Ended as far as the basis knows: seen only if it ended after `as_of`. A read of
+            // the present sees a version whose end was scheduled ahead until that instant.
+            let t = match w.as_of {
+                i64::MAX if w.closed.ahead[from as usize] => w.now,
+                i64::MAX => i64::MAX,
+                as_of => as_of,
+            };
             if w.closed.eff_to[from as usize] <= t {
                 return false;
             }
