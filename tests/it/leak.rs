@@ -386,3 +386,49 @@ fn ninjs_shows_no_word_that_was_never_public() {
     assert_eq!(objects, 2, "the publication and the revision after it: {export}");
     assert!(!export.contains("Quixoticwombat plans"), "{export}");
 }
+
+/// A revision and a correction scheduled a day ahead hold words no reader may see before then:
+/// not in the article (nor its `scheduledChanges`), the lists, search, the pages or the feed,
+/// even asking for a later `asOf` (a reader's future reads as now).
+#[test]
+fn changes_scheduled_ahead_show_no_word_before_their_instant() {
+    let s = Server::start();
+    let ed = Some(s.editor.as_str());
+    let d = s.ok(
+        ed,
+        "mutation { draftArticle(input: {headline: \"Harbour lamps\", body: \"The lamps were lit.\", section: \"city\"}) { article { id slug } } }",
+        json!({}),
+    )["draftArticle"]["article"]
+        .clone();
+    let id = d["id"].as_str().unwrap();
+    let slug = d["slug"].as_str().unwrap();
+    s.ok(ed, "mutation($id: ID!) { publishArticle(input: {id: $id}) { position } }", json!({"id": id}));
+    let at = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    s.ok(
+        ed,
+        "mutation($id: ID!, $at: DateTime!) { reviseArticle(input: {id: $id, body: \"Lit by zanzibarquokka.\", effectiveAt: $at}) { position } }",
+        json!({"id": id, "at": at}),
+    );
+    s.archive.projections().unwrap().catch_up(std::time::Duration::from_secs(30)).unwrap();
+    for query in [
+        "query($id: ID!) { article(id: $id) { body corrections { text } scheduledChanges { body correction } revisions { note } } }",
+        "query($id: ID!) { article(id: $id, asOf: \"2999-01-01T00:00:00Z\") { body scheduledChanges { body } } }",
+        "{ articles { edges { node { body scheduledChanges { body } } } } }",
+        "{ search(query: \"zanzibarquokka OR harbour\") { totalCount hits { snippets { html } article { body } } } }",
+    ] {
+        let (status, body) = s.post(None, query, json!({"id": id}));
+        assert_eq!(status, 200, "{query}: {body}");
+        assert!(body.get("errors").is_none(), "{query}: {body}");
+        assert_clean(query, &body.to_string());
+    }
+    for path in [format!("/articles/{slug}"), "/?q=harbour+lamps".to_owned(), "/feeds/atom".to_owned()] {
+        let (status, page) = get(&s, &path);
+        assert_eq!(status, 200, "{path}");
+        assert_clean(&path, &page);
+    }
+    let (_, found) = get(&s, "/?q=harbour+lamps");
+    assert!(found.contains(slug), "the search page finds the story itself");
+    let (_, staff) =
+        s.post(ed, "query($id: ID!) { article(id: $id) { scheduledChanges { body } } }", json!({"id": id}));
+    assert!(staff.to_string().contains("zanzibarquokka"), "staff see the pending change: {staff}");
+}
