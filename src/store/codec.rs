@@ -105,6 +105,21 @@ pub fn stream_of_record(bytes: &[u8]) -> Result<String, DecodeError> {
     r.string("stream")
 }
 
+/// Whether a stored record is sealed, and its effective instant, read from its header alone:
+/// no payload is copied and the checksum is not checked. For the writer's checks on a stream's
+/// last record, which the same log wrote and whose checksum the chain carries.
+pub fn header_of_record(bytes: &[u8]) -> Result<(bool, DateTime<Utc>), DecodeError> {
+    let mut r = Reader { bytes, at: 0 };
+    let format = r.u8("format")?;
+    if format != RECORD_FORMAT && format != SEALED_FORMAT {
+        return Err(DecodeError::UnknownFormat(format));
+    }
+    r.u64("position")?;
+    r.u64("version")?;
+    r.instant("recorded_at")?;
+    Ok((format == SEALED_FORMAT, r.instant("effective_at")?))
+}
+
 /// Decodes a record and checks its checksum.
 pub fn decode_record(bytes: &[u8]) -> Result<RecordedEvent, DecodeError> {
     let mut r = Reader { bytes, at: 0 };
@@ -311,7 +326,16 @@ mod tests {
         ) {
             let e = event(payload, actor, stream, us);
             let bytes = encode_record(&e);
+            prop_assert_eq!(header_of_record(&bytes), Ok((e.sealed, e.effective_at)));
             prop_assert_eq!(decode_record(&bytes), Ok(e));
+        }
+
+        #[test]
+        fn any_bytes_give_a_header_or_an_error(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            // No panic, whatever the bytes; a header only from a known format.
+            if header_of_record(&bytes).is_ok() {
+                prop_assert!(bytes[0] == RECORD_FORMAT || bytes[0] == SEALED_FORMAT);
+            }
         }
 
         #[test]

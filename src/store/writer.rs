@@ -241,7 +241,8 @@ impl Writer {
         if e.prev_hash != self.tail.last_hash {
             return bad("its previous-hash does not match the log's last checksum".into());
         }
-        if codec::checksum_of(e) != e.checksum {
+        let bytes = codec::encode_record(e);
+        if bytes[bytes.len() - 32..] != e.checksum {
             return bad("its checksum does not match its fields".into());
         }
         let recorded_us = micros(e.recorded_at);
@@ -267,8 +268,8 @@ impl Writer {
             ));
         }
         if let Some((_, position)) = current {
-            let previous = t.events.get(wtxn, &position.0)?.and_then(|b| codec::decode_record(b).ok());
-            if previous.is_some_and(|p| p.effective_at > e.effective_at) {
+            let previous = t.events.get(wtxn, &position.0)?.and_then(|b| codec::header_of_record(b).ok());
+            if previous.is_some_and(|(_, effective_at)| effective_at > e.effective_at) {
                 return bad("effective_at goes back within its stream".into());
             }
         }
@@ -284,7 +285,7 @@ impl Writer {
                 }));
             }
         }
-        t.events.put_with_flags(wtxn, PutFlags::APPEND, &e.position.0, &codec::encode_record(e))?;
+        t.events.put_with_flags(wtxn, PutFlags::APPEND, &e.position.0, &bytes)?;
         t.streams.put(wtxn, &codec::stream_key(&e.stream, e.version), &e.position.0)?;
         for claim in &record.claims {
             t.claims.put(wtxn, &codec::claim_key(&claim.namespace, &claim.value), &e.stream)?;
@@ -382,12 +383,13 @@ impl Writer {
         // whose last record is unsealed was written before sealing and stays unsealed (and
         // cannot be erased: its text is in the chain); one whose last record is sealed has
         // lost its key, and takes nothing until it is given back.
-        let head_sealed = match current {
+        let head = match current {
             Some((_, position)) => {
-                t.events.get(wtxn, &position.0)?.and_then(|b| codec::decode_record(b).ok()).map(|e| e.sealed)
+                t.events.get(wtxn, &position.0)?.and_then(|b| codec::header_of_record(b).ok())
             }
             None => None,
         };
+        let head_sealed = head.map(|(sealed, _)| sealed);
         let (key, new_key) = match (t.keys.get(wtxn, &request.stream)?, head_sealed) {
             (Some(bytes), _) => match StreamKey::from_slice(bytes) {
                 Some(key) if !request.erase => (Some(key), false),
@@ -402,14 +404,7 @@ impl Writer {
             }
             (None, Some(false)) => (None, false),
         };
-        let mut previous_effective = match current {
-            Some((_, position)) => t
-                .events
-                .get(wtxn, &position.0)?
-                .and_then(|b| codec::decode_record(b).ok())
-                .map(|e| e.effective_at),
-            None => None,
-        };
+        let mut previous_effective = head.map(|(_, effective_at)| effective_at);
 
         // Build every record before writing any, so a rejection leaves nothing behind.
         let mut tail = self.tail;
