@@ -83,57 +83,59 @@ async fn session(store: &Store, link: &Link) -> Result<(), String> {
                 None => break,
             }
         }
-        let mut records: Vec<Restored> = Vec::with_capacity(batch.len());
-        // Keys fetched for this batch's streams (the log learns them when it restores it).
-        let mut keys: rustc_hash::FxHashMap<String, Option<StreamKey>> = Default::default();
+        // The batch's lines, in order, skipping what the log already holds.
+        let mut lines = Vec::with_capacity(batch.len());
         let mut remote = 0;
+        let mut expected = next;
         for message in &batch {
             let info = message.info().map_err(|e| format!("a message without JetStream info: {e}"))?;
             let sequence = info.stream_sequence;
             remote = sequence + info.pending;
-            if sequence < next {
+            if sequence < expected {
                 continue; // redelivered: already in the log
             }
-            if sequence > next {
-                return Err(format!("the stream skipped from {} to {sequence}", next - 1));
+            if sequence > expected {
+                return Err(format!("the stream skipped from {} to {sequence}", expected - 1));
             }
             let line = WireEvent::line(&message.payload).map_err(|e| format!("sequence {sequence}: {e}"))?;
-            let key = match keys.get(&line.stream) {
-                Some(key) => *key,
-                None if !line.sealed => None,
-                None => {
-                    let local =
-                        store.reader().and_then(|r| r.key(&line.stream)).map_err(|e| e.to_string())?;
-                    // A key the bucket no longer holds belongs to an erased stream.
-                    let key = match local {
-                        Some(key) => Some(key),
-                        None => super::keys::get(&bucket, &line.stream).await?,
-                    };
-                    keys.insert(line.stream.clone(), key);
-                    key
-                }
-            };
-            let record = WireEvent::restored(&line, key).map_err(|e| format!("sequence {sequence}: {e}"))?;
+            lines.push((sequence, message, line));
+            expected += 1;
+        }
+        let mut keys = batch_keys(store, &bucket, lines.iter().map(|(_, _, line)| line)).await?;
+        let mut records: Vec<Restored> = Vec::with_capacity(lines.len());
+        for (sequence, _, line) in &lines {
+            let sequence = *sequence;
+            let key = keys.get(&line.stream).copied().flatten();
+            let record = WireEvent::restored(line, key).map_err(|e| format!("sequence {sequence}: {e}"))?;
             if record.erases {
                 keys.insert(line.stream.clone(), None);
-            }
-            if let Some(key) = &config.writer_key {
-                let signature = message.headers.as_ref().and_then(|h| h.get(super::trust::H_SIGNATURE));
-                if !key.verifies(&record.event.checksum, signature.map(|v| v.as_str())) {
-                    let reason = format!(
-                        "the stream's event at sequence {sequence} is not signed by the writer's key \
-                         {key:?}: this replica stopped following, and serves the log up to position {}",
-                        next - 1
-                    );
-                    link.halt(reason.clone());
-                    return Err(reason);
-                }
             }
             if record.event.position.get() != sequence {
                 return Err(format!("sequence {sequence} holds position {}", record.event.position));
             }
             records.push(record);
             next += 1;
+        }
+        // The writer signs every event's checksum, and each checksum covers the one before:
+        // the batch's last signature vouches for the whole batch once the log has checked that
+        // the batch continues its chain (which restoring does, all or nothing). Only when it
+        // fails is each one checked, to name the first event that is not the writer's.
+        if let Some(key) = config.writer_key.as_ref().filter(|_| !records.is_empty()) {
+            let signed = |i: usize| {
+                let signature = lines[i].1.headers.as_ref().and_then(|h| h.get(super::trust::H_SIGNATURE));
+                key.verifies(&records[i].event.checksum, signature.map(|v| v.as_str()))
+            };
+            if !signed(records.len() - 1) {
+                let bad = (0..records.len()).find(|&i| !signed(i)).unwrap_or(records.len() - 1);
+                let reason = format!(
+                    "the stream's event at sequence {} is not signed by the writer's key \
+                     {key:?}: this replica stopped following, and serves the log up to position {}",
+                    lines[bad].0,
+                    store.head()
+                );
+                link.halt(reason.clone());
+                return Err(reason);
+            }
         }
         if !records.is_empty() {
             let later = store.restore_later(records).map_err(|e| format!("restoring: {e}"))?;
@@ -151,6 +153,45 @@ async fn session(store: &Store, link: &Link) -> Result<(), String> {
             last.ack().await.map_err(|e| format!("acknowledging: {e}"))?;
         }
     }
+}
+
+/// Most key lookups in flight at once.
+const KEY_LOOKUPS: usize = 64;
+
+/// The keys of the sealed streams `lines` name: from the log when it has them, otherwise from
+/// the bucket, many lookups at once (a new replica meets thousands of streams, and one round
+/// trip after another would bound how fast it fills). `None` for a stream erased since.
+async fn batch_keys<'l>(
+    store: &Store,
+    bucket: &async_nats::jetstream::kv::Store,
+    lines: impl Iterator<Item = &'l crate::transfer::Line>,
+) -> Result<rustc_hash::FxHashMap<String, Option<StreamKey>>, String> {
+    let mut keys: rustc_hash::FxHashMap<String, Option<StreamKey>> = Default::default();
+    let mut missing = Vec::new();
+    {
+        let mut asked = rustc_hash::FxHashSet::default();
+        let reader = store.reader().map_err(|e| e.to_string())?;
+        for line in lines.filter(|l| l.sealed) {
+            if keys.contains_key(&line.stream) || !asked.insert(line.stream.as_str()) {
+                continue;
+            }
+            match reader.key(&line.stream).map_err(|e| e.to_string())? {
+                Some(key) => {
+                    keys.insert(line.stream.clone(), Some(key));
+                }
+                None => missing.push(line.stream.clone()),
+            }
+        }
+    }
+    let fetched: Vec<(String, Option<StreamKey>)> = futures_util::stream::iter(missing)
+        .map(|stream| async move { super::keys::get(bucket, &stream).await.map(|key| (stream, key)) })
+        .buffered(KEY_LOOKUPS)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, String>>()?;
+    keys.extend(fetched);
+    Ok(keys)
 }
 
 /// A replica's log must be a prefix of the stream: the stream's event at the replica's head
