@@ -88,6 +88,9 @@ def main():
         subprocess.run([MORGUE, "import", "--data", writer_dir, corpus], check=True, stderr=subprocess.DEVNULL)
         token = subprocess.run([MORGUE, "token", "create", "--data", writer_dir, "--name", "load", "--role", "editor"],
                                check=True, capture_output=True, text=True).stdout.strip()
+        # Replicas take only events signed by the writer's key.
+        writer_key = subprocess.run([MORGUE, "writer-key", "--data", writer_dir], check=True, capture_output=True,
+                                    text=True).stdout.strip()
         t0 = time.monotonic()
         writer, wbase = serve(writer_dir, "--publish", url)
         procs.append(writer)
@@ -96,7 +99,8 @@ def main():
         print(f"publish: {head} events from a standing start in {t1 - t0:.2f} s: {head / (t1 - t0):,.0f} events/s "
               f"(includes the writer's start-up)")
         t0 = time.monotonic()
-        replica, rbase = serve(os.path.join(tmp, "replica"), "--follow", url, "--consumer", "bench")
+        replica, rbase = serve(os.path.join(tmp, "replica"), "--follow", url, "--consumer", "bench",
+                                "--writer-key", writer_key)
         procs.append(replica)
         t1 = wait(lambda: status(rbase)[0] == head, "the replica's log")
         t2 = wait(lambda: status(rbase)[2] == head, "the replica's projectors")
