@@ -804,7 +804,8 @@ fn bare_tantivy(corpus: &corpus::Corpus, dir: &Path) -> anyhow::Result<Duration>
     let body = b.add_text_field("body", text);
     let index = tantivy::Index::create_in_dir(dir, b.build())?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    let mut writer: tantivy::IndexWriter = index.writer_with_num_threads(threads, 64 << 20)?;
+    let mut writer: tantivy::IndexWriter =
+        index.writer_with_num_threads(threads, morgue::project::search::INDEXING_MEMORY)?;
     // Each published version's headline and body, as the events leave them.
     let mut current: std::collections::HashMap<&str, (String, String, bool)> =
         std::collections::HashMap::new();

@@ -36,6 +36,12 @@ use crate::store::RecordedEvent;
 /// What built a search generation (schema and analyzers).
 pub const SEARCH_VERSION: &str = "search/4 (en_stem, keyword, published in microseconds, windows beside with their ends, text in the views)";
 
+/// The indexing threads' memory, all together: a segment is written out when it fills. Used
+/// only while documents arrive faster than commits (a rebuild, a replica catching up): 256 MiB
+/// rather than 64 made a rebuild of 700,000 versions 1.36x faster here, with fewer segments
+/// to merge.
+pub const INDEXING_MEMORY: usize = 256 << 20;
+
 /// The index's fields.
 #[derive(Clone, Copy)]
 struct Fields {
@@ -189,6 +195,32 @@ struct Writer {
     /// Windows ended by what was applied and not yet committed: (version's position, (end's
     /// effective instant in µs, end's position)).
     ended: Vec<(u64, (i64, u64, bool))>,
+    /// Each article's last version as applied, so that the next one need not read the version
+    /// before it from the views (a read that decodes the whole text). Emptied when it grows
+    /// past [`LAST_KEPT`]; what it lacks is read from the views.
+    last: std::collections::HashMap<ArticleId, Before>,
+}
+
+/// The most articles [`Writer::last`] keeps (about 40 bytes each).
+const LAST_KEPT: usize = 1 << 20;
+
+/// What the search index needs of the version before an event: where it opened, whether it was
+/// public, and the instant of a change it had scheduled ahead.
+#[derive(Clone, Copy)]
+struct Before {
+    position: Position,
+    public: bool,
+    next_change: Option<DateTime<Utc>>,
+}
+
+impl Before {
+    fn of(snap: &super::views::Snapshot<Article>) -> Before {
+        Before {
+            position: snap.position,
+            public: snap.state.public_from().is_some(),
+            next_change: snap.state.next_change(),
+        }
+    }
 }
 
 /// What reads see: the last commit's searcher, its checkpoint, and the windows it ended.
@@ -250,7 +282,7 @@ impl SearchIndex {
         // measured 1.5x faster rebuilds with 2 threads than 1 on 2 cores (more threads than
         // cores was slower).
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-        let writer = index.writer_with_num_threads(threads, 64 << 20)?;
+        let writer = index.writer_with_num_threads(threads, INDEXING_MEMORY)?;
         let reader: IndexReader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let searcher = reader.searcher();
         let closed = window::closed_in(&searcher)?;
@@ -259,7 +291,12 @@ impl SearchIndex {
             index,
             reader,
             fields,
-            writer: Mutex::new(Writer { writer, applied: checkpoint, ended: Vec::new() }),
+            writer: Mutex::new(Writer {
+                writer,
+                applied: checkpoint,
+                ended: Vec::new(),
+                last: Default::default(),
+            }),
             served: RwLock::new(Served {
                 searcher,
                 openings,
@@ -300,16 +337,26 @@ impl SearchIndex {
                 // Every document of an erased article goes; a merge or `morgue compact` drops
                 // their bytes from the segments.
                 w.writer.delete_term(Term::from_field_text(self.fields.article, &id.to_string()));
+                w.last.remove(&id);
                 continue;
             }
-            let now = reader.article(id, At { as_of: None, basis: Some(event.position) })?;
-            let before =
-                reader.article(id, At { as_of: None, basis: Some(Position(event.position.get() - 1)) })?;
-            let (Some(now), before) = (now, before) else { continue };
+            let Some(now) = reader.article(id, At { as_of: None, basis: Some(event.position) })? else {
+                continue;
+            };
             if now.position != event.position {
                 // The event did not change the article (the fold ignored it).
                 continue;
             }
+            let before = match w.last.get(&id) {
+                Some(before) => Some(*before),
+                None => reader
+                    .article(id, At { as_of: None, basis: Some(Position(event.position.get() - 1)) })?
+                    .map(|b| Before::of(&b)),
+            };
+            if w.last.len() >= LAST_KEPT {
+                w.last.clear();
+            }
+            w.last.insert(id, Before::of(&now));
             // A change scheduled ahead: the version in effect ends at the change's instant, and
             // the text the change makes opens then. Calling it off ends that text before it
             // opened, and the text in effect goes on from the same instant.
@@ -317,7 +364,7 @@ impl SearchIndex {
             let role = Ahead::of(&event.event_type);
             let ahead = match role {
                 Some(Ahead::Schedules) => now.state.next_change(),
-                Some(Ahead::CallsOff) => before.as_ref().and_then(|b| b.state.next_change()),
+                Some(Ahead::CallsOff) => before.and_then(|b| b.next_change),
                 None => None,
             };
             let now = match (ahead, role) {
@@ -327,7 +374,7 @@ impl SearchIndex {
                 _ => now,
             };
             // This event ends the previous version's window, if that version was public.
-            let closes = before.filter(|b| b.state.public_from().is_some()).map_or(0, |b| b.position.get());
+            let closes = before.filter(|b| b.public).map_or(0, |b| b.position.get());
             // It ends when this event took effect, or at the instant of a change scheduled ahead.
             let ends = ahead.unwrap_or(event.effective_at).timestamp_micros();
             if closes != 0 {
