@@ -783,9 +783,26 @@ fn a_forged_event_with_a_valid_chain_stops_the_replica_and_is_never_served() {
             .expected_last_sequence(339)
             .header(morgue::replicate::trust::H_SIGNATURE, "00".repeat(64).as_str());
         js.send_publish(format!("morgue.author.{author}"), message).await.unwrap().await.unwrap();
+        // And a second one chained to it: when both arrive in one batch, the batch's last
+        // signature fails, and the halt names the first event that is not the writer's.
+        let mut second = forged.clone();
+        second.position = morgue::Position(341);
+        second.version = 2;
+        second.event_type = "AuthorRenamed".into();
+        second.payload = br#"{"name":"Forgedname Twice"}"#.to_vec();
+        second.recorded_at = forged.recorded_at + chrono::Duration::seconds(1);
+        second.effective_at = second.recorded_at;
+        second.prev_hash = forged.checksum;
+        second.checksum = morgue::store::codec::checksum_of(&second);
+        let message = async_nats::jetstream::message::PublishMessage::build()
+            .payload(serde_json::to_vec(&morgue::transfer::Line::of(&second)).unwrap().into())
+            .message_id("341")
+            .expected_last_sequence(340)
+            .header(morgue::replicate::trust::H_SIGNATURE, "00".repeat(64).as_str());
+        js.send_publish(format!("morgue.author.{author}"), message).await.unwrap().await.unwrap();
 
         let reason = wait_for_halt(&http, &replica, "not signed by the writer's key").await;
-        assert!(reason.contains("340"), "{reason}");
+        assert!(reason.contains("sequence 340"), "{reason}");
         let (status, body) = readyz(&http, &replica.base).await;
         assert_eq!(status, 503, "{body}");
         assert!(body.to_string().contains("not signed"), "{body}");
