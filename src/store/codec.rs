@@ -89,19 +89,37 @@ pub fn checksum_of(event: &RecordedEvent) -> Hash {
     checksum
 }
 
-/// The stream a stored record belongs to, read from its header alone: no payload is copied
-/// and the checksum is not checked (for listings of streams, never for content).
-pub fn stream_of_record(bytes: &[u8]) -> Result<String, DecodeError> {
-    let mut r = Reader { bytes, at: 0 };
+/// A record's fixed-size header: its format and envelope words, everything before the stream.
+struct Header {
+    sealed: bool,
+    position: Position,
+    version: u64,
+    recorded_at: DateTime<Utc>,
+    effective_at: DateTime<Utc>,
+    schema_version: u16,
+}
+
+/// Reads the fixed header of a record (the format first, which must be known).
+fn header(r: &mut Reader<'_>) -> Result<Header, DecodeError> {
     let format = r.u8("format")?;
     if format != RECORD_FORMAT && format != SEALED_FORMAT {
         return Err(DecodeError::UnknownFormat(format));
     }
-    r.u64("position")?;
-    r.u64("version")?;
-    r.instant("recorded_at")?;
-    r.instant("effective_at")?;
-    r.u16("schema_version")?;
+    Ok(Header {
+        sealed: format == SEALED_FORMAT,
+        position: Position(r.u64("position")?),
+        version: r.u64("version")?,
+        recorded_at: r.instant("recorded_at")?,
+        effective_at: r.instant("effective_at")?,
+        schema_version: r.u16("schema_version")?,
+    })
+}
+
+/// The stream a stored record belongs to, read from its header alone: no payload is copied
+/// and the checksum is not checked (for listings of streams, never for content).
+pub fn stream_of_record(bytes: &[u8]) -> Result<String, DecodeError> {
+    let mut r = Reader { bytes, at: 0 };
+    header(&mut r)?;
     r.string("stream")
 }
 
@@ -109,29 +127,14 @@ pub fn stream_of_record(bytes: &[u8]) -> Result<String, DecodeError> {
 /// no payload is copied and the checksum is not checked. For the writer's checks on a stream's
 /// last record, which the same log wrote and whose checksum the chain carries.
 pub fn header_of_record(bytes: &[u8]) -> Result<(bool, DateTime<Utc>), DecodeError> {
-    let mut r = Reader { bytes, at: 0 };
-    let format = r.u8("format")?;
-    if format != RECORD_FORMAT && format != SEALED_FORMAT {
-        return Err(DecodeError::UnknownFormat(format));
-    }
-    r.u64("position")?;
-    r.u64("version")?;
-    r.instant("recorded_at")?;
-    Ok((format == SEALED_FORMAT, r.instant("effective_at")?))
+    let h = header(&mut Reader { bytes, at: 0 })?;
+    Ok((h.sealed, h.effective_at))
 }
 
 /// Decodes a record and checks its checksum.
 pub fn decode_record(bytes: &[u8]) -> Result<RecordedEvent, DecodeError> {
     let mut r = Reader { bytes, at: 0 };
-    let format = r.u8("format")?;
-    if format != RECORD_FORMAT && format != SEALED_FORMAT {
-        return Err(DecodeError::UnknownFormat(format));
-    }
-    let position = Position(r.u64("position")?);
-    let version = r.u64("version")?;
-    let recorded_at = r.instant("recorded_at")?;
-    let effective_at = r.instant("effective_at")?;
-    let schema_version = r.u16("schema_version")?;
+    let Header { sealed, position, version, recorded_at, effective_at, schema_version } = header(&mut r)?;
     let stream = r.string("stream")?;
     let event_type = r.string("event_type")?;
     let actor = r.opt("actor")?;
@@ -160,7 +163,7 @@ pub fn decode_record(bytes: &[u8]) -> Result<RecordedEvent, DecodeError> {
         idempotency_key,
         correlation_id,
         payload,
-        sealed: format == SEALED_FORMAT,
+        sealed,
         prev_hash,
         checksum,
     })
