@@ -224,6 +224,8 @@ fn store_code(e: &store::Error) -> Code {
         | store::Error::WriteFailed(_)
         | store::Error::Lmdb(_)
         | store::Error::Io(_)
-        | store::Error::Closed => Code::Internal,
+        | store::Error::Closed
+        | store::Error::ReadOnly
+        | store::Error::Owned { .. } => Code::Internal,
     }
 }

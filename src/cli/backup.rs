@@ -24,7 +24,7 @@ pub(super) fn backup(data: DataArgs, out: PathBuf, json: bool) -> anyhow::Result
             exit::Failure::Occupied { dir: out, head: None, what: "back up into a new directory" }.into()
         );
     }
-    let store = data.open_store()?;
+    let store = data.open_reader()?;
     let copy = out.join("log");
     let head = store.backup(&copy).with_context(|| format!("backing up into {}", out.display()))?;
     // The keys go in a file of their own, apart from the log; the list of erased streams goes

@@ -46,7 +46,7 @@ pub(super) fn export(
     format: ExportFormat,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let store = data.open_store()?;
+    let store = data.open_reader()?;
     if format == ExportFormat::Ninjs {
         anyhow::ensure!(
             from == 0,

@@ -73,6 +73,12 @@ impl DataArgs {
         Store::open(self.log_dir(), StoreOptions { map_size: self.map_size })
             .with_context(|| format!("opening the log in {}", self.log_dir().display()))
     }
+
+    /// Opens the log for reading, beside a server that may be running on it.
+    pub fn open_reader(&self) -> anyhow::Result<Store> {
+        Store::open_reader(self.log_dir(), StoreOptions { map_size: self.map_size })
+            .with_context(|| format!("opening the log in {}", self.log_dir().display()))
+    }
 }
 
 /// The commands.

@@ -16,7 +16,7 @@ struct Summary {
 
 /// `morgue stats`.
 pub(super) fn stats(data: DataArgs, json: bool) -> anyhow::Result<ExitCode> {
-    let store = data.open_store()?;
+    let store = data.open_reader()?;
     let size = store.env().real_disk_size()?;
     if json {
         print_json(&Summary { head: store.head().to_string(), log_bytes: size })?;

@@ -16,7 +16,7 @@ enum Summary {
 
 /// `morgue verify`: exits [`exit::DAMAGED`] when the log is not intact.
 pub(super) fn verify(data: DataArgs, json: bool) -> anyhow::Result<ExitCode> {
-    let store = data.open_store()?;
+    let store = data.open_reader()?;
     let head = store.head();
     let bar = progress_bar(head.get(), "verifying");
     let report = store::verify(&store.reader()?, |p| bar.set_position(p.get()))?;

@@ -23,6 +23,10 @@ pub fn compact(src: &Path, map_size: usize) -> Result<(u64, u64)> {
         std::fs::remove_dir_all(&fresh)?;
     }
     std::fs::create_dir_all(&fresh)?;
+    // Settle the log first (a crash's write-ahead records applied, everything synced), so the
+    // file copied is whole; the fresh file needs no checkpoint of the old one.
+    drop(super::Store::open(src, super::StoreOptions { map_size })?);
+    super::checkpoint::remove(src)?;
     let before = std::fs::metadata(src.join("data.mdb"))?.len();
     {
         let from = open(src, map_size)?;

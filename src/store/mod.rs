@@ -5,15 +5,21 @@
 //! log (that is `project` and everything above it). Nothing in it is ever updated or deleted.
 //!
 //! Writes go through one writer thread ([`writer`]) that batches concurrent appends into one
-//! LMDB transaction and one sync (group commit). Reads use LMDB read transactions and never
-//! block the writer.
+//! LMDB transaction (group commit), made durable by one sync of a write-ahead log ([`wal`])
+//! before LMDB commits it unsynced; LMDB itself is synced in the background by checkpoints
+//! ([`checkpoint`]). One process owns a log and writes it ([`durable`]). Reads use LMDB read
+//! transactions and never block the writer.
 
+mod checkpoint;
 pub mod codec;
 pub mod compact;
+pub mod durable;
 pub mod envelope;
+mod open;
 pub mod seal;
 pub mod tables;
 pub mod verify;
+mod wal;
 mod writer;
 
 use std::ops::Bound;
@@ -21,9 +27,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc;
 
-use heed::{EnvOpenOptions, RoTxn, WithoutTls};
+use heed::{RoTxn, WithoutTls};
 use tokio::sync::{oneshot, watch};
 
+pub use durable::{Durability, SyncObserver, Synced};
 pub use envelope::{
     AppendRequest, Appended, Claim, ExpectedVersion, GENESIS_HASH, Hash, ProposedEvent, RecordedEvent,
 };
@@ -178,6 +185,15 @@ pub enum Error {
     /// The writer thread has stopped (the store is closing).
     #[error("the store is closed")]
     Closed,
+    /// This process opened the log for reading ([`Store::open_reader`]): it writes nothing.
+    #[error("the log was opened for reading only; writes go through the process that owns it")]
+    ReadOnly,
+    /// Another process owns the log and writes it.
+    #[error("the log in {dir} is owned by another process (see {dir}/owner.lock); stop it first")]
+    Owned {
+        /// The log's directory.
+        dir: PathBuf,
+    },
 }
 
 /// A `Result` with the store's [`Error`].
@@ -223,58 +239,6 @@ impl Drop for Inner {
 }
 
 impl Store {
-    /// Opens (or creates) the log in directory `path`.
-    pub fn open(path: impl AsRef<Path>, options: StoreOptions) -> Result<Store> {
-        let path = path.as_ref().to_path_buf();
-        std::fs::create_dir_all(&path)?;
-        // SAFETY: LMDB requires that the same environment is not opened twice in one process
-        // and that its files are not modified by other means while open; heed refuses a second
-        // open of the same path, and morgue owns its data directory.
-        let env = unsafe {
-            EnvOpenOptions::new()
-                .read_txn_without_tls()
-                .map_size(options.map_size)
-                .max_dbs(tables::TABLE_COUNT)
-                .max_readers(1022)
-                .open(&path)?
-        };
-        let mut wtxn = env.write_txn()?;
-        let tables = Tables::create(&env, &mut wtxn)?;
-        match tables.meta.get(&wtxn, "format")? {
-            Some(bytes) => {
-                let found = bytes.try_into().map(u64::from_be_bytes).unwrap_or(0);
-                if found != STORE_FORMAT {
-                    return Err(Error::Format { found });
-                }
-            }
-            None => tables.meta.put(&mut wtxn, "format", &STORE_FORMAT.to_be_bytes())?,
-        }
-        if tables.meta.get(&wtxn, "salt")?.is_none() {
-            let salt = StreamKey::generate()?;
-            tables.meta.put(&mut wtxn, "salt", &salt.0)?;
-        }
-        wtxn.commit()?;
-
-        let tail = {
-            let rtxn = env.read_txn()?;
-            writer::Tail::load(&tables, &rtxn)?
-        };
-        let (head, _) = watch::channel(tail.head());
-        let (jobs, receiver) = mpsc::channel();
-        let thread = writer::spawn(env.clone(), tables, tail, receiver, head.clone(), options.map_size)?;
-        Ok(Store {
-            inner: Arc::new(Inner {
-                env,
-                tables,
-                path,
-                map_size: options.map_size,
-                jobs: Some(jobs),
-                thread: Some(thread),
-                head,
-            }),
-        })
-    }
-
     /// This log's own random salt, for hashes that must not be guessable from outside it (the
     /// idempotency keys an import derives from a line's content).
     pub fn salt(&self) -> Result<[u8; 32]> {
@@ -378,9 +342,14 @@ impl Store {
     /// pages do not keep them).
     pub fn take_keys(&self) -> Result<Vec<(String, StreamKey)>> {
         let keys = self.reader()?.keys()?;
-        let mut wtxn = self.inner.env.write_txn()?;
-        self.inner.tables.keys.clear(&mut wtxn)?;
-        wtxn.commit()?;
+        let streams: Vec<String> = keys.iter().map(|(stream, _)| stream.clone()).collect();
+        self.direct(Box::new(move |t, wtxn, redo| {
+            for stream in &streams {
+                t.keys.delete(wtxn, stream)?;
+                redo.delete(wal::Table::Keys, stream.as_bytes());
+            }
+            Ok(())
+        }))?;
         Ok(keys)
     }
 
@@ -388,24 +357,38 @@ impl Store {
     /// which are marked erased (after this log's end: at position 0) so nothing more is
     /// appended to them. Returns how many keys were put.
     pub fn put_keys(&self, keys: &[(String, StreamKey)], erased: &[String]) -> Result<usize> {
-        let mut wtxn = self.inner.env.write_txn()?;
-        let t = &self.inner.tables;
-        let mut put = 0;
-        let dropped: std::collections::HashSet<&String> = erased.iter().collect();
-        for (stream, key) in keys {
-            if !dropped.contains(stream) && t.erased.get(&wtxn, stream)?.is_none() {
-                t.keys.put(&mut wtxn, stream, &key.0)?;
-                put += 1;
+        let keys = keys.to_vec();
+        let erased = erased.to_vec();
+        let put = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = put.clone();
+        self.direct(Box::new(move |t, wtxn, redo| {
+            let dropped: std::collections::HashSet<&String> = erased.iter().collect();
+            let mut n = 0;
+            for (stream, key) in &keys {
+                if !dropped.contains(stream) && t.erased.get(wtxn, stream)?.is_none() {
+                    t.keys.put(wtxn, stream, &key.0)?;
+                    redo.put(wal::Table::Keys, stream.as_bytes(), &key.0);
+                    n += 1;
+                }
             }
-        }
-        for stream in erased {
-            if t.erased.get(&wtxn, stream)?.is_none() {
-                t.keys.delete(&mut wtxn, stream)?;
-                t.erased.put(&mut wtxn, stream, &0)?;
+            for stream in &erased {
+                if t.erased.get(wtxn, stream)?.is_none() {
+                    t.keys.delete(wtxn, stream)?;
+                    redo.delete(wal::Table::Keys, stream.as_bytes());
+                    t.erased.put(wtxn, stream, &0)?;
+                    redo.put(wal::Table::Erased, stream.as_bytes(), &0u64.to_be_bytes());
+                }
             }
-        }
-        wtxn.commit()?;
-        Ok(put)
+            counted.store(n, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        }))?;
+        Ok(put.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Runs a change to the side tables on the writer, durably.
+    fn direct(&self, change: writer::DirectWrite) -> Result<()> {
+        self.submit(writer::Work::Direct(change))?.blocking_recv().map_err(|_| Error::Closed)??;
+        Ok(())
     }
 
     /// A consistent read view of the log as of now.

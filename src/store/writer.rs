@@ -1,24 +1,34 @@
 //! The single writer: group commit of concurrent appends.
 //!
 //! Appenders send jobs over a channel. The writer takes every job waiting (up to a batch
-//! limit), checks and writes them one after another in one LMDB write transaction, commits
-//! once (one sync for the whole batch), then answers each job and moves the head. A job that
+//! limit), checks and writes them one after another in one LMDB write transaction, records
+//! every table write in one write-ahead record and syncs it (one sync for the whole batch),
+//! commits LMDB without a sync, then answers each job and moves the head. A job that
 //! fails its checks writes nothing and does not disturb the others: every check of a job runs
 //! before its first write. If LMDB itself fails, the whole batch is abandoned and every job in
 //! it is told that nothing was appended.
 
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use chrono::Utc;
-use heed::{PutFlags, RoTxn, RwTxn};
+use heed::{PutFlags, RoTxn, RwTxn, WithoutTls};
 use tokio::sync::{oneshot, watch};
 
 use super::codec::{self, micros};
+use super::durable::{Durability, Synced};
 use super::envelope::{AppendRequest, Appended, GENESIS_HASH, Hash, RecordedEvent};
 use super::seal::StreamKey;
-use super::{Env, Error, Result, Tables, limits};
+use super::wal::{self, Redo, Table, Wal};
+use super::{Env, Error, Result, Tables, checkpoint, limits};
 use crate::Position;
+
+mod rules;
+
+pub(crate) use rules::stream_head;
+use rules::{check_name, check_shape, corrupt_key, erase_stream, into_heed};
 
 /// The fingerprint recorded for idempotency keys that arrive by restore.
 const RESTORED_FINGERPRINT: Hash = [0xff; 32];
@@ -34,7 +44,13 @@ pub(crate) enum Work {
     All(Vec<AppendRequest>),
     /// Stored records copied verbatim, all or nothing (a restore or a replica).
     Restore(Vec<Restored>),
+    /// A change to the log's side tables (keys, erasures) that is not an append: it writes
+    /// through the recorder it is given, so it is in the write-ahead log like any other.
+    Direct(DirectWrite),
 }
+
+/// A change of [`Work::Direct`].
+pub(crate) type DirectWrite = Box<dyn Fn(&Tables, &mut RwTxn, &mut Redo) -> Result<()> + Send>;
 
 /// A record to copy verbatim, with the unique values its event takes.
 #[derive(Clone, Debug)]
@@ -87,15 +103,62 @@ impl Tail {
     }
 }
 
-pub(crate) fn spawn(
-    env: Env,
-    tables: Tables,
-    tail: Tail,
-    jobs: mpsc::Receiver<Job>,
-    head: watch::Sender<Position>,
-    map_size: usize,
-) -> Result<JoinHandle<()>> {
-    let writer = Writer { env, tables, tail, head, map_size };
+/// Everything the writer thread owns.
+pub(crate) struct Setup {
+    pub env: Env,
+    pub tables: Tables,
+    pub tail: Tail,
+    pub head: watch::Sender<Position>,
+    pub map_size: usize,
+    pub dir: PathBuf,
+    /// The write-ahead log, for the owner; `None` opens the log for reading only.
+    pub wal: Option<Wal>,
+    /// The owner's lock, released when the writer stops.
+    pub owner: Option<std::fs::File>,
+    pub durability: Durability,
+    /// The checkpoint on disk (transaction and generation), when LMDB still stands at it and
+    /// the write-ahead log holds nothing since: opening and closing a log then writes nothing.
+    pub current: Option<(u64, u64)>,
+}
+
+pub(crate) fn spawn(setup: Setup, jobs: mpsc::Receiver<Job>) -> Result<JoinHandle<()>> {
+    let Setup { env, tables, tail, head, map_size, dir, wal, owner, durability, current } = setup;
+    let Some(wal) = wal else {
+        // Opened for reading only: every write is refused, and nothing is ever synced here.
+        return Ok(std::thread::Builder::new().name("morgue-reader".into()).spawn(move || {
+            for job in jobs {
+                let _ = job.reply.send(Err(Error::ReadOnly));
+            }
+        })?);
+    };
+    let mut writer = Writer {
+        env,
+        tables,
+        tail,
+        head,
+        map_size,
+        dir,
+        wal,
+        _owner: owner,
+        durability,
+        redo: Redo::default(),
+        pin: None,
+        checkpointed: 0,
+        since: Instant::now(),
+        broken: None,
+    };
+    let pin = writer.env.clone().static_read_txn()?;
+    match current {
+        Some((txnid, generation)) if txnid == pin.id() as u64 => {
+            writer.pin = Some(pin);
+            writer.checkpointed = txnid;
+            writer.wal.reset(generation);
+        }
+        _ => {
+            drop(pin);
+            writer.checkpoint()?;
+        }
+    }
     Ok(std::thread::Builder::new().name("morgue-writer".into()).spawn(move || writer.run(jobs))?)
 }
 
@@ -105,12 +168,34 @@ struct Writer {
     tail: Tail,
     head: watch::Sender<Position>,
     map_size: usize,
+    dir: PathBuf,
+    wal: Wal,
+    /// Held for the writer's life: this process owns the log.
+    _owner: Option<std::fs::File>,
+    durability: Durability,
+    /// The table writes of the batch in hand.
+    redo: Redo,
+    /// A read transaction on the last checkpoint's snapshot: LMDB keeps its pages.
+    pin: Option<RoTxn<'static, WithoutTls>>,
+    /// The transaction of the last checkpoint.
+    checkpointed: u64,
+    since: Instant,
+    /// Why the writer stopped taking writes (a commit's outcome could not be settled).
+    broken: Option<String>,
 }
 
 impl Writer {
     fn run(mut self, jobs: mpsc::Receiver<Job>) {
         let mut batch = Vec::new();
-        while let Ok(first) = jobs.recv() {
+        loop {
+            let first = match jobs.recv_timeout(self.durability.checkpoint_every) {
+                Ok(job) => job,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    self.checkpoint_if_due();
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            };
             batch.push(first);
             while batch.len() < MAX_BATCH {
                 match jobs.try_recv() {
@@ -119,27 +204,62 @@ impl Writer {
                 }
             }
             self.commit(&mut batch);
+            self.checkpoint_if_due();
+        }
+        if self.broken.is_none()
+            && self.env.clone().static_read_txn().is_ok_and(|now| now.id() as u64 != self.checkpointed)
+            && let Err(error) = self.checkpoint()
+        {
+            tracing::error!(%error, "the last checkpoint failed; the write-ahead log still holds every commit");
         }
     }
 
-    fn commit(&mut self, batch: &mut Vec<Job>) {
-        let before = self.tail;
-        let env = self.env.clone();
-        let outcome = (|| -> heed::Result<Vec<Result<Vec<Appended>>>> {
-            let mut wtxn = env.write_txn()?;
-            let mut answers = Vec::with_capacity(batch.len());
-            for job in batch.iter() {
-                let answer = match &job.work {
-                    Work::One(request) => self.apply(&mut wtxn, request)?.map(|a| vec![a]),
-                    Work::All(requests) => self.all_or_nothing(&env, &mut wtxn, requests, Self::apply)?,
-                    Work::Restore(records) => self.all_or_nothing(&env, &mut wtxn, records, Self::restore)?,
-                };
-                answers.push(answer);
+    fn observe(&self, synced: Synced) {
+        if let Some(observer) = &self.durability.observer {
+            observer(synced);
+        }
+    }
+
+    fn checkpoint_if_due(&mut self) {
+        let written = self.wal.written();
+        let due = written >= self.durability.checkpoint_bytes
+            || (written > 0 && self.since.elapsed() >= self.durability.checkpoint_every);
+        if due
+            && self.broken.is_none()
+            && let Err(error) = self.checkpoint()
+        {
+            tracing::error!(%error, "checkpoint failed; commits stay in the write-ahead log");
+        }
+    }
+
+    /// Syncs LMDB, records its newest transaction as the checkpoint, moves the pin onto it and
+    /// starts a new generation of the write-ahead log.
+    fn checkpoint(&mut self) -> Result<()> {
+        let pin = self.env.clone().static_read_txn()?;
+        let txnid = pin.id() as u64;
+        let observer = self.durability.observer.clone();
+        let generation = checkpoint::take(&self.env, &self.dir, txnid, |synced| {
+            if let Some(observer) = &observer {
+                observer(synced);
             }
-            wtxn.commit()?;
-            Ok(answers)
-        })();
-        match outcome {
+        })?;
+        self.pin = Some(pin);
+        self.checkpointed = txnid;
+        self.wal.reset(generation);
+        self.since = Instant::now();
+        Ok(())
+    }
+
+    fn commit(&mut self, batch: &mut Vec<Job>) {
+        if let Some(message) = &self.broken {
+            for job in batch.drain(..) {
+                let _ = job.reply.send(Err(Error::WriteFailed(message.clone())));
+            }
+            return;
+        }
+        let before = self.tail;
+        self.redo.truncate(0);
+        match self.write(batch) {
             Ok(answers) => {
                 self.head.send_replace(self.tail.head());
                 for (job, answer) in batch.drain(..).zip(answers) {
@@ -148,12 +268,7 @@ impl Writer {
             }
             Err(error) => {
                 self.tail = before;
-                let message = match error {
-                    heed::Error::Mdb(heed::MdbError::MapFull) => {
-                        Error::Full { map_size: self.map_size }.to_string()
-                    }
-                    other => other.to_string(),
-                };
+                let message = error.to_string();
                 tracing::error!(%message, jobs = batch.len(), "append batch failed; nothing written");
                 for job in batch.drain(..) {
                     let _ = job.reply.send(Err(Error::WriteFailed(message.clone())));
@@ -162,8 +277,74 @@ impl Writer {
         }
     }
 
-    /// Runs `f` in a nested transaction: kept if it answers `Ok`, rolled back (with the tail)
-    /// if it answers a rejection, so a batch job is all or nothing.
+    /// Checks and writes the batch, makes it durable, and commits it. An error means nothing of
+    /// the batch was written.
+    fn write(&mut self, batch: &[Job]) -> Result<Vec<Result<Vec<Appended>>>> {
+        let env = self.env.clone();
+        let map_size = self.map_size;
+        let full = move |error: heed::Error| match error {
+            heed::Error::Mdb(heed::MdbError::MapFull) => Error::Full { map_size },
+            other => Error::Lmdb(other),
+        };
+        let mut wtxn = env.write_txn().map_err(full)?;
+        let mut answers = Vec::with_capacity(batch.len());
+        for job in batch {
+            let answer = match &job.work {
+                Work::One(request) => self.apply(&mut wtxn, request).map_err(full)?.map(|a| vec![a]),
+                Work::All(requests) => {
+                    self.all_or_nothing(&env, &mut wtxn, requests, Self::apply).map_err(full)?
+                }
+                Work::Restore(records) => {
+                    self.all_or_nothing(&env, &mut wtxn, records, Self::restore).map_err(full)?
+                }
+                Work::Direct(f) => {
+                    let mark = self.redo.len();
+                    let mut nested = env.nested_write_txn(&mut wtxn).map_err(full)?;
+                    match f(&self.tables, &mut nested, &mut self.redo) {
+                        Ok(()) => nested.commit().map_err(full)?,
+                        Err(e) => {
+                            nested.abort();
+                            self.redo.truncate(mark);
+                            answers.push(Err(e));
+                            continue;
+                        }
+                    }
+                    Ok(Vec::new())
+                }
+            };
+            answers.push(answer);
+        }
+        if self.redo.is_empty() {
+            // Nothing changed (every job was refused or a repeat): nothing to make durable.
+            wtxn.abort();
+            return Ok(answers);
+        }
+        if self.redo.len() > wal::MAX_PAYLOAD {
+            // Too large for one record: committed, then made durable by a checkpoint.
+            wtxn.commit().map_err(full)?;
+            if let Err(error) = self.checkpoint() {
+                let message = format!("a large commit could not be made durable: {error}");
+                self.broken = Some(message.clone());
+                return Err(Error::WriteFailed(message));
+            }
+            return Ok(answers);
+        }
+        self.wal.append(self.redo.bytes())?;
+        self.observe(Synced::Wal);
+        if let Err(error) = wtxn.commit() {
+            // The record is durable but LMDB refused the commit: take the record back, or stop.
+            if let Err(revoke) = self.wal.revoke_last() {
+                let message = format!("commit failed ({error}) and could not be taken back ({revoke})");
+                self.broken = Some(message.clone());
+                return Err(Error::WriteFailed(message));
+            }
+            return Err(full(error));
+        }
+        Ok(answers)
+    }
+
+    /// Runs `f` in a nested transaction: kept if it answers `Ok`, rolled back (with the tail
+    /// and the recorded writes) if it answers a rejection, so a batch job is all or nothing.
     fn nested<T>(
         &mut self,
         env: &Env,
@@ -171,6 +352,7 @@ impl Writer {
         f: impl FnOnce(&mut Self, &mut RwTxn) -> heed::Result<Result<T>>,
     ) -> heed::Result<Result<T>> {
         let before = self.tail;
+        let mark = self.redo.len();
         let mut nested = env.nested_write_txn(wtxn)?;
         match f(self, &mut nested)? {
             Ok(value) => {
@@ -180,6 +362,7 @@ impl Writer {
             Err(rejection) => {
                 nested.abort();
                 self.tail = before;
+                self.redo.truncate(mark);
                 Ok(Err(rejection))
             }
         }
@@ -285,19 +468,26 @@ impl Writer {
                 }));
             }
         }
+        let redo = &mut self.redo;
         t.events.put_with_flags(wtxn, PutFlags::APPEND, &e.position.0, &bytes)?;
-        t.streams.put(wtxn, &codec::stream_key(&e.stream, e.version), &e.position.0)?;
+        redo.put(Table::Events, &e.position.0.to_be_bytes(), &bytes);
+        let stream_key = codec::stream_key(&e.stream, e.version);
+        t.streams.put(wtxn, &stream_key, &e.position.0)?;
+        redo.put(Table::Streams, &stream_key, &e.position.0.to_be_bytes());
         for claim in &record.claims {
-            t.claims.put(wtxn, &codec::claim_key(&claim.namespace, &claim.value), &e.stream)?;
+            let key = codec::claim_key(&claim.namespace, &claim.value);
+            t.claims.put(wtxn, &key, &e.stream)?;
+            redo.put(Table::Claims, &key, e.stream.as_bytes());
         }
         if let Some(key) = &record.key
             && erased_before.is_none()
             && t.keys.get(wtxn, &e.stream)?.is_none()
         {
             t.keys.put(wtxn, &e.stream, &key.0)?;
+            redo.put(Table::Keys, e.stream.as_bytes(), &key.0);
         }
         if record.erases {
-            erase_stream(&t, wtxn, &e.stream, e.position)?;
+            erase_stream(&t, wtxn, redo, &e.stream, e.position)?;
         }
         if let Some(key) = &e.idempotency_key {
             // The original fingerprint is not part of the record: a restored key is extended
@@ -306,11 +496,9 @@ impl Writer {
                 Some((_, first, last)) if last.next() == e.position => first,
                 _ => e.position,
             };
-            t.idempotency.put(
-                wtxn,
-                key,
-                &codec::encode_idempotency(&RESTORED_FINGERPRINT, first, e.position),
-            )?;
+            let value = codec::encode_idempotency(&RESTORED_FINGERPRINT, first, e.position);
+            t.idempotency.put(wtxn, key, &value)?;
+            redo.put(Table::Idempotency, key.as_bytes(), &value);
         }
         self.tail = Tail { next: e.position.next(), last_hash: e.checksum, last_recorded_us: recorded_us };
         Ok(Ok(Appended {
@@ -330,7 +518,7 @@ impl Writer {
         if let Err(e) = check_shape(request) {
             return Ok(Err(e));
         }
-        let t = &self.tables;
+        let t = self.tables;
         let fingerprint = request.effective_fingerprint();
         if let Some(key) = &request.idempotency_key
             && let Some(bytes) = t.idempotency.get(wtxn, key)?
@@ -354,7 +542,7 @@ impl Writer {
             });
         }
 
-        let current = stream_head(t, wtxn, &request.stream).map_err(into_heed)?;
+        let current = stream_head(&t, wtxn, &request.stream).map_err(into_heed)?;
         let actual = current.map_or(0, |(v, _)| v);
         if !request.expected.admits(actual) {
             return Ok(Err(Error::WrongVersion {
@@ -459,22 +647,30 @@ impl Writer {
         }
 
         let first_position = records[0].0;
+        let redo = &mut self.redo;
         for (position, version, bytes) in &records {
             t.events.put_with_flags(wtxn, PutFlags::APPEND, &position.0, bytes)?;
-            t.streams.put(wtxn, &codec::stream_key(&request.stream, *version), &position.0)?;
+            redo.put(Table::Events, &position.0.to_be_bytes(), bytes);
+            let stream_key = codec::stream_key(&request.stream, *version);
+            t.streams.put(wtxn, &stream_key, &position.0)?;
+            redo.put(Table::Streams, &stream_key, &position.0.to_be_bytes());
         }
         for claim in &request.claims {
-            t.claims.put(wtxn, &codec::claim_key(&claim.namespace, &claim.value), &request.stream)?;
+            let claim_key = codec::claim_key(&claim.namespace, &claim.value);
+            t.claims.put(wtxn, &claim_key, &request.stream)?;
+            redo.put(Table::Claims, &claim_key, request.stream.as_bytes());
         }
         if let (Some(key), true) = (&key, new_key) {
             t.keys.put(wtxn, &request.stream, &key.0)?;
+            redo.put(Table::Keys, request.stream.as_bytes(), &key.0);
         }
         if request.erase {
-            erase_stream(t, wtxn, &request.stream, first_position)?;
+            erase_stream(&t, wtxn, redo, &request.stream, first_position)?;
         }
         if let Some(key) = &request.idempotency_key {
             let value = codec::encode_idempotency(&fingerprint, first_position, tail.head());
             t.idempotency.put(wtxn, key, &value)?;
+            redo.put(Table::Idempotency, key.as_bytes(), &value);
         }
         self.tail = tail;
         Ok(Ok(Appended {
@@ -485,122 +681,4 @@ impl Writer {
             deduplicated: false,
         }))
     }
-}
-
-fn corrupt_key(stream: &str, current: Option<(u64, Position)>) -> Error {
-    Error::Corrupt {
-        position: current.map_or(Position::ZERO, |(_, p)| p),
-        reason: format!("stream {stream} is sealed but its key is missing or damaged"),
-    }
-}
-
-/// Erases a stream in the transaction of its erasure event at `position`: destroys its key,
-/// marks it erased, and releases the unique values it held (a scan of the claims, which an
-/// erasure can afford).
-fn erase_stream(t: &Tables, wtxn: &mut RwTxn, stream: &str, position: Position) -> heed::Result<()> {
-    t.keys.delete(wtxn, stream)?;
-    t.erased.put(wtxn, stream, &position.0)?;
-    // What idempotency keys of the stream remember of its commands (a hash of their text) is
-    // forgotten too: a retry with a guessed text can no longer be told from any other.
-    let mut remembered = Vec::new();
-    for entry in t.idempotency.iter(wtxn)? {
-        let (key, value) = entry?;
-        if let Some((fingerprint, first, last)) = codec::decode_idempotency(value)
-            && fingerprint != RESTORED_FINGERPRINT
-            && let Some(record) = t.events.get(wtxn, &first.0)?
-            && codec::stream_of_record(record).is_ok_and(|s| s == stream)
-        {
-            remembered.push((key.to_owned(), codec::encode_idempotency(&RESTORED_FINGERPRINT, first, last)));
-        }
-    }
-    for (key, value) in remembered {
-        t.idempotency.put(wtxn, &key, &value)?;
-    }
-    let held: Vec<Vec<u8>> = t
-        .claims
-        .iter(wtxn)?
-        .filter_map(|entry| entry.ok())
-        .filter(|(_, holder)| *holder == stream)
-        .map(|(key, _)| key.to_vec())
-        .collect();
-    for key in held {
-        t.claims.delete(wtxn, &key)?;
-    }
-    Ok(())
-}
-
-/// A stream's last version and its position, in one seek.
-pub(crate) fn stream_head(tables: &Tables, txn: &RoTxn, stream: &str) -> Result<Option<(u64, Position)>> {
-    let key = codec::stream_key(stream, u64::MAX);
-    match tables.streams.get_lower_than_or_equal_to(txn, &key)? {
-        Some((found, position)) => match codec::split_stream_key(found) {
-            Some((s, version)) if s == stream => Ok(Some((version, Position(position)))),
-            _ => Ok(None),
-        },
-        None => Ok(None),
-    }
-}
-
-fn into_heed(error: Error) -> heed::Error {
-    match error {
-        Error::Lmdb(e) => e,
-        other => heed::Error::Io(std::io::Error::other(other.to_string())),
-    }
-}
-
-fn check_shape(request: &AppendRequest) -> Result<()> {
-    let invalid = |m: String| Err(Error::Invalid(m));
-    if request.events.is_empty() {
-        return invalid("an append needs at least one event".into());
-    }
-    if request.events.len() > limits::MAX_EVENTS {
-        return invalid(format!(
-            "{} events in one append, limit is {}",
-            request.events.len(),
-            limits::MAX_EVENTS
-        ));
-    }
-    check_name("stream id", &request.stream)?;
-    for name in [&request.actor, &request.idempotency_key, &request.correlation_id].into_iter().flatten() {
-        check_name("envelope field", name)?;
-    }
-    for claim in &request.claims {
-        check_name("claim namespace", &claim.namespace)?;
-        if claim.value.len() > limits::MAX_NAME {
-            return invalid(format!(
-                "claim value is {} bytes, limit is {}",
-                claim.value.len(),
-                limits::MAX_NAME
-            ));
-        }
-    }
-    for event in &request.events {
-        check_name("event type", &event.event_type)?;
-        if event.payload.len() > limits::MAX_PAYLOAD {
-            return invalid(format!(
-                "{} payload is {} bytes, limit is {}",
-                event.event_type,
-                event.payload.len(),
-                limits::MAX_PAYLOAD
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn check_name(what: &str, value: &str) -> Result<()> {
-    if value.is_empty() {
-        return Err(Error::Invalid(format!("{what} is empty")));
-    }
-    if value.len() > limits::MAX_NAME {
-        return Err(Error::Invalid(format!(
-            "{what} is {} bytes, limit is {}",
-            value.len(),
-            limits::MAX_NAME
-        )));
-    }
-    if value.contains('\0') {
-        return Err(Error::Invalid(format!("{what} contains a NUL character")));
-    }
-    Ok(())
 }

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use morgue::Position;
 use morgue::store::{self, Store, StoreOptions};
 
-fn seed() -> u64 {
+pub fn seed() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
 }
 

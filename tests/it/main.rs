@@ -7,6 +7,7 @@ mod binary;
 mod browser;
 mod cli;
 mod crash;
+mod crash_wal;
 mod determinism;
 mod domain;
 mod erasure;
