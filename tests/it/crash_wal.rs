@@ -202,3 +202,116 @@ fn acknowledged_appends_survive_any_power_cut() {
     assert!(durable.syncs.get("checkpoint").copied().unwrap_or(0) > 3, "{:?}", durable.syncs);
     assert!(acked.lock().unwrap().len() > 500, "the appenders made progress");
 }
+
+mod hostile_files {
+    //! The write-ahead log and the checkpoint are files a node reads when it starts: whatever
+    //! bytes they hold, opening the log never panics. It opens (with the records up to the
+    //! first damaged one), or refuses with a coded store error.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A log with a checkpoint and write-ahead records after it, closed without a last
+    /// checkpoint (as a crash leaves it): the files, by name.
+    fn crashed_log() -> BTreeMap<&'static str, Vec<u8>> {
+        static FILES: std::sync::OnceLock<BTreeMap<&'static str, Vec<u8>>> = std::sync::OnceLock::new();
+        FILES.get_or_init(write_crashed_log).clone()
+    }
+
+    fn write_crashed_log() -> BTreeMap<&'static str, Vec<u8>> {
+        let dir = tempfile::tempdir().unwrap();
+        let live = dir.path().join("log");
+        let durable = Arc::new(Mutex::new(Durable::default()));
+        let observer: store::SyncObserver = {
+            let (durable, live) = (durable.clone(), live.clone());
+            Arc::new(move |synced| {
+                let file = name(synced);
+                durable.lock().unwrap().files.insert(file, std::fs::read(live.join(file)).unwrap());
+            })
+        };
+        let durability = Durability {
+            checkpoint_bytes: u64::MAX,
+            checkpoint_every: Duration::MAX,
+            observer: Some(observer),
+        };
+        let store = Store::open_with(&live, OPTIONS, durability).unwrap();
+        for i in 0..8 {
+            let expected = if i == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(i) };
+            store
+                .append(AppendRequest::new(
+                    "author-01J0000000000000000000H001",
+                    expected,
+                    vec![proposed(&event(i))],
+                ))
+                .unwrap();
+        }
+        // What the disk held after the last append: the checkpoint of the opening, the log as
+        // it was then, and the write-ahead records since.
+        let mut files = durable.lock().unwrap().files.clone();
+        files.insert("wal", std::fs::read(live.join("wal")).unwrap());
+        drop(store);
+        files
+    }
+
+    fn open_damaged(files: &BTreeMap<&'static str, Vec<u8>>) -> Result<u64, store::Error> {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        std::fs::create_dir_all(&log).unwrap();
+        for (file, bytes) in files {
+            std::fs::write(log.join(file), bytes).unwrap();
+        }
+        let store = Store::open(&log, OPTIONS)?;
+        let report = store::verify(&store.reader()?, |_| {})?;
+        assert!(report.is_ok(), "{report:?}");
+        Ok(store.head().get())
+    }
+
+    #[test]
+    fn the_undamaged_files_give_back_every_record() {
+        assert_eq!(open_damaged(&crashed_log()).unwrap(), 8);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        #[test]
+        fn damaged_write_ahead_records_are_cut_off_never_misread(
+            flips in proptest::collection::vec((0usize..4096, any::<u8>()), 1..8),
+        ) {
+            let mut files = crashed_log();
+            let wal = files.get_mut("wal").unwrap();
+            let records_end = wal.iter().rposition(|b| *b != 0).unwrap();
+            let first = flips.iter().map(|(at, _)| *at).min().unwrap();
+            for (at, byte) in flips {
+                wal[at] ^= byte | 1;
+            }
+            // A flipped byte fails its record's checksum: replay stops there, and the log opens
+            // with the records before it, whole and verified.
+            let head = open_damaged(&files).unwrap();
+            if first <= records_end {
+                prop_assert!(head < 8, "a damaged record was applied (flip at {first})");
+            } else {
+                prop_assert_eq!(head, 8);
+            }
+        }
+
+        #[test]
+        fn a_damaged_checkpoint_is_refused_with_a_coded_error(at in 0usize..204, byte in 1u8..=255) {
+            let mut files = crashed_log();
+            let checkpoint = files.get_mut("checkpoint").unwrap();
+            checkpoint[at] ^= byte;
+            match open_damaged(&files) {
+                Err(store::Error::Corrupt { reason, .. }) => prop_assert!(reason.contains("checkpoint"), "{reason}"),
+                other => prop_assert!(false, "{other:?}"),
+            }
+        }
+
+        #[test]
+        fn any_bytes_as_the_write_ahead_log_never_kill_the_node(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let mut files = crashed_log();
+            files.insert("wal", bytes);
+            prop_assert!(open_damaged(&files).unwrap() <= 8);
+        }
+    }
+}
