@@ -78,22 +78,34 @@ const PUT: u8 = 1;
 const DELETE: u8 = 2;
 
 /// The table writes of one group commit, in order: the payload of a redo record.
+///
+/// Past [`MAX_PAYLOAD`] it stops recording and only remembers that it overflowed (the commit is
+/// then made durable by a checkpoint), so a large import batch is never held twice in memory.
 #[derive(Default)]
 pub(crate) struct Redo {
     bytes: Vec<u8>,
+    overflowed: bool,
 }
 
 impl Redo {
     /// Records a put.
     pub fn put(&mut self, table: Table, key: &[u8], value: &[u8]) {
+        if self.overflowed {
+            return;
+        }
         self.op(PUT, table, key);
         self.bytes.extend_from_slice(&(value.len() as u32).to_le_bytes());
         self.bytes.extend_from_slice(value);
+        self.check();
     }
 
     /// Records a delete.
     pub fn delete(&mut self, table: Table, key: &[u8]) {
+        if self.overflowed {
+            return;
+        }
         self.op(DELETE, table, key);
+        self.check();
     }
 
     fn op(&mut self, kind: u8, table: Table, key: &[u8]) {
@@ -103,6 +115,13 @@ impl Redo {
         self.bytes.extend_from_slice(key);
     }
 
+    fn check(&mut self) {
+        if self.bytes.len() > MAX_PAYLOAD {
+            self.overflowed = true;
+            self.bytes = Vec::new();
+        }
+    }
+
     /// How much is recorded (a mark to roll back to).
     pub fn len(&self) -> usize {
         self.bytes.len()
@@ -110,12 +129,26 @@ impl Redo {
 
     /// Whether nothing is recorded.
     pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
+        self.bytes.is_empty() && !self.overflowed
     }
 
-    /// Forgets what was recorded after `mark` (a rolled-back nested transaction).
+    /// Whether the writes outgrew one record.
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
+    }
+
+    /// Forgets what was recorded after `mark` (a rolled-back nested transaction). Once
+    /// overflowed, it stays so until cleared: the commit is checkpointed, which is always safe.
     pub fn truncate(&mut self, mark: usize) {
-        self.bytes.truncate(mark);
+        if !self.overflowed {
+            self.bytes.truncate(mark);
+        }
+    }
+
+    /// Starts a new commit.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.overflowed = false;
     }
 
     /// The payload.
@@ -286,4 +319,25 @@ pub(crate) fn replay(dir: &Path, generation: u64) -> Result<Vec<Vec<u8>>> {
         offset += total;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redo_past_one_record_overflows_and_stays_overflowed_until_cleared() {
+        let mut redo = Redo::default();
+        redo.put(Table::Events, b"k", &[7; 100]);
+        let mark = redo.len();
+        assert!(!redo.overflowed() && !redo.is_empty());
+        redo.put(Table::Events, b"big", &vec![1; MAX_PAYLOAD]);
+        assert!(redo.overflowed(), "past the limit");
+        assert_eq!(redo.len(), 0, "nothing more is held in memory");
+        redo.put(Table::Meta, b"after", b"x");
+        redo.truncate(mark);
+        assert!(redo.overflowed() && !redo.is_empty(), "a nested roll-back does not undo it");
+        redo.clear();
+        assert!(!redo.overflowed() && redo.is_empty());
+    }
 }

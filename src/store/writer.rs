@@ -21,7 +21,7 @@ use super::codec::{self, micros};
 use super::durable::{Durability, Synced};
 use super::envelope::{AppendRequest, Appended, GENESIS_HASH, Hash, RecordedEvent};
 use super::seal::StreamKey;
-use super::wal::{self, Redo, Table, Wal};
+use super::wal::{Redo, Table, Wal};
 use super::{Env, Error, Result, Tables, checkpoint, limits};
 use crate::Position;
 
@@ -258,7 +258,7 @@ impl Writer {
             return;
         }
         let before = self.tail;
-        self.redo.truncate(0);
+        self.redo.clear();
         match self.write(batch) {
             Ok(answers) => {
                 self.head.send_replace(self.tail.head());
@@ -319,7 +319,7 @@ impl Writer {
             wtxn.abort();
             return Ok(answers);
         }
-        if self.redo.len() > wal::MAX_PAYLOAD {
+        if self.redo.overflowed() {
             // Too large for one record: committed, then made durable by a checkpoint.
             wtxn.commit().map_err(full)?;
             if let Err(error) = self.checkpoint() {

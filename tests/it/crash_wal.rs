@@ -315,3 +315,50 @@ mod hostile_files {
         }
     }
 }
+
+/// A commit too large for one write-ahead record is made durable by a checkpoint before it is
+/// acknowledged: a power cut right after finds it in LMDB's synced file alone.
+#[test]
+fn a_commit_too_large_for_one_record_is_checkpointed_before_its_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("log");
+    let durable = Arc::new(Mutex::new(Durable::default()));
+    let observer: store::SyncObserver = {
+        let (durable, live) = (durable.clone(), live.clone());
+        Arc::new(move |synced| {
+            let mut durable = durable.lock().unwrap();
+            let file = name(synced);
+            durable.files.insert(file, std::fs::read(live.join(file)).unwrap());
+            *durable.syncs.entry(file).or_default() += 1;
+        })
+    };
+    let durability =
+        Durability { checkpoint_bytes: u64::MAX, checkpoint_every: Duration::MAX, observer: Some(observer) };
+    let store = Store::open_with(&live, OPTIONS, durability).unwrap();
+    durable.lock().unwrap().files.insert("wal", std::fs::read(live.join("wal")).unwrap());
+    let big = |i: usize| store::ProposedEvent {
+        event_type: "AuthorRenamed".into(),
+        schema_version: 1,
+        payload: serde_json::to_vec(&serde_json::json!({ "name": "z".repeat(12 << 20), "i": i })).unwrap(),
+        effective_at: None,
+    };
+    let checkpoints = durable.lock().unwrap().syncs.get("checkpoint").copied();
+    let requests = (0..3)
+        .map(|i| {
+            AppendRequest::new(
+                format!("author-01J0000000000000000000B00{i}"),
+                ExpectedVersion::NoStream,
+                vec![big(i)],
+            )
+        })
+        .collect();
+    let appended = store.append_all(requests).unwrap();
+    let durable = durable.lock().unwrap();
+    assert_eq!(durable.syncs.get("checkpoint").copied(), checkpoints.map(|n| n + 1), "{:?}", durable.syncs);
+    assert_eq!(durable.syncs.get("wal"), None, "no write-ahead record for it");
+    let crash = dir.path().join("crash");
+    power_cut(&live, &durable, &crash, &mut Rng(7));
+    let recovered = Store::open(&crash, OPTIONS).unwrap();
+    assert_eq!(recovered.head(), appended[2].last_position);
+    assert!(store::verify(&recovered.reader().unwrap(), |_| {}).unwrap().is_ok());
+}
