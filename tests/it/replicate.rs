@@ -270,7 +270,7 @@ async fn assert_stream_is_the_log(url: &str, writer_data: &Path, head: u64) {
     let mut stream = js.get_stream("MORGUE").await.unwrap();
     let state = stream.info().await.unwrap().state.clone();
     assert_eq!((state.first_sequence, state.last_sequence, state.messages), (1, head, head), "{state:?}");
-    let store = morgue::store::Store::open(
+    let store = morgue::store::Store::open_reader(
         writer_data.join("log"),
         morgue::store::StoreOptions { map_size: 1 << 30 },
     )
@@ -575,7 +575,7 @@ fn the_writer_killed_mid_publish_resumes_without_gap_or_duplicate() {
         .arg(&corpus));
     ok(Command::new(morgue).args(["import", "--map-size", "1073741824"]).arg(&corpus));
     let head = {
-        let store = morgue::store::Store::open(
+        let store = morgue::store::Store::open_reader(
             writer_dir.join("log"),
             morgue::store::StoreOptions { map_size: 1 << 30 },
         )
@@ -699,7 +699,7 @@ fn consume_with_python(url: &str, writer_data: &Path) {
     let out = Command::new("python3").arg(&script).arg(url).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let store = morgue::store::Store::open(
+    let store = morgue::store::Store::open_reader(
         writer_data.join("log"),
         morgue::store::StoreOptions { map_size: 1 << 30 },
     )
