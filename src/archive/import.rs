@@ -238,6 +238,8 @@ impl Importer<'_> {
                     };
                     Author::apply(old, id, &event, meta).map(State::Author)
                 }
+                // `check` refused image events above.
+                (StreamKind::Image(_), _) => None,
             };
             self.states.insert(line.stream.clone(), (next, new_state));
         } else {
@@ -267,10 +269,7 @@ impl Importer<'_> {
 
     /// The stream's version and state: from this batch, or folded from the log.
     fn state(&mut self, kind: StreamKind) -> crate::Result<(u64, Option<State>)> {
-        let stream = match kind {
-            StreamKind::Article(id) => id.stream(),
-            StreamKind::Author(id) => id.stream(),
-        };
+        let stream = kind.stream();
         if let Some((version, state)) = self.states.remove(&stream) {
             return Ok((version, state));
         }
@@ -290,6 +289,7 @@ impl Importer<'_> {
         let state = match kind {
             StreamKind::Article(id) => Article::fold(id, iter).map(|a| State::Article(Box::new(a))),
             StreamKind::Author(id) => Author::fold(id, iter).map(State::Author),
+            StreamKind::Image(_) => None,
         };
         Ok((version, state))
     }
@@ -340,6 +340,9 @@ impl Importer<'_> {
                     _ => None,
                 };
                 authored::check_author(current, id, &command).map_err(|f| fault(self, f))
+            }
+            crate::domain::Command::Image(..) => {
+                Err(self.error(number, "type", "images are uploaded, not imported"))
             }
         }
     }

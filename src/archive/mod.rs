@@ -4,6 +4,7 @@
 //! that was decided on), answer with the new state, its version and the position written.
 
 pub mod history;
+mod images;
 mod import;
 mod import_ninjs;
 pub mod limits;
@@ -12,6 +13,7 @@ mod read;
 mod rule;
 mod snapshot;
 
+pub use images::{ImageReading, MAX_UPLOAD, Rendition, Upload, WIDTHS as IMAGE_WIDTHS};
 pub use import::{ImportError, ImportReport, import};
 pub use import_ninjs::{DEFAULT_RETRACTION, import_ninjs};
 pub use ninjs::export_ninjs;
@@ -56,6 +58,8 @@ pub enum Entity {
     Article(Box<Article>),
     /// An author.
     Author(Author),
+    /// An image.
+    Image(Box<domain::Image>),
     /// An article or author erased by the write: only its tombstone is left.
     Erased(domain::StreamKind),
 }
@@ -322,7 +326,25 @@ impl Archive {
                 let (version, state) = self.author_state(*id)?;
                 (version, domain::author::decide(state.as_ref(), *id, cmd)?)
             }
+            Command::Image(id, cmd) => {
+                let (version, state) = self.image_state(*id)?;
+                (version, domain::image::decide(state.as_ref(), *id, cmd)?)
+            }
         };
+        // A placement names an image that exists and is not retired.
+        if let Some(image_id) = command.referenced_image() {
+            match self.image_state(image_id)?.1 {
+                None => {
+                    return Err(
+                        domain::Rejection::NotFound { kind: "image", id: image_id.to_string() }.into()
+                    );
+                }
+                Some(i) if i.retired => {
+                    return Err(domain::Rejection::Conflict(format!("image {image_id} is retired")).into());
+                }
+                Some(_) => {}
+            }
+        }
         // A slug derived from the headline gets a numeric suffix when taken; a slug the editor
         // chose is theirs or a CONFLICT.
         if let Command::Article(_, ArticleCommand::Draft { slug: None, .. }) = command
@@ -366,6 +388,10 @@ impl Archive {
                 fold_article(id, &events).map(|a| Entity::Article(Box::new(a)))
             }
             Some(domain::StreamKind::Author(id)) => fold_author(id, &events).map(Entity::Author),
+            Some(domain::StreamKind::Image(id)) => {
+                domain::Image::fold(id, events.iter().map(|(e, m)| (e, *m)))
+                    .map(|i| Entity::Image(Box::new(i)))
+            }
             None => None,
         };
         let erased = events.last().is_some_and(|(e, _)| e.erases());
@@ -374,6 +400,7 @@ impl Archive {
         let version = match &entity {
             Entity::Article(a) => a.version,
             Entity::Author(a) => a.version,
+            Entity::Image(i) => i.version,
             Entity::Erased(_) => events.last().map_or(0, |(_, m)| m.version),
         };
         Ok(Written { entity, version, position, replayed })
@@ -393,15 +420,15 @@ impl Archive {
         Ok(out)
     }
 
-    /// Whether `id` names an article or an author, by the stream the log holds for it.
+    /// Whether `id` names an article, an author or an image, by the stream the log holds for it.
     pub fn kind_of(&self, id: ulid::Ulid) -> Result<Option<domain::StreamKind>> {
         let reader = self.store.reader()?;
-        for kind in [domain::StreamKind::Article(ArticleId(id)), domain::StreamKind::Author(AuthorId(id))] {
-            let stream = match kind {
-                domain::StreamKind::Article(a) => a.stream(),
-                domain::StreamKind::Author(a) => a.stream(),
-            };
-            if reader.stream_head(&stream)?.is_some() {
+        for kind in [
+            domain::StreamKind::Article(ArticleId(id)),
+            domain::StreamKind::Author(AuthorId(id)),
+            domain::StreamKind::Image(domain::ImageId(id)),
+        ] {
+            if reader.stream_head(&kind.stream())?.is_some() {
                 return Ok(Some(kind));
             }
         }
@@ -427,6 +454,15 @@ impl Archive {
         }
         let events = self.stream_until(&id.stream(), Position(u64::MAX))?;
         Ok((events.len() as u64, fold_author(id, &events)))
+    }
+
+    /// An image's current state and stream version.
+    pub fn image_state(&self, id: domain::ImageId) -> Result<(u64, Option<domain::Image>)> {
+        if let Some(found) = self.head_from_views(&id.stream(), |r, at| r.image(id, at))? {
+            return Ok(found);
+        }
+        let events = self.stream_until(&id.stream(), Position(u64::MAX))?;
+        Ok((events.len() as u64, domain::Image::fold(id, events.iter().map(|(e, m)| (e, *m)))))
     }
 
     /// The state after a stream's last event, if the views hold it: `None` means "fold it".
@@ -509,6 +545,10 @@ fn fingerprint(command: &Command, options: &WriteOptions) -> store::Hash {
         Command::Author(id, c) => {
             let target = if command.creates() { String::new() } else { id.to_string() };
             serde_json::json!({ "author": target, "command": c })
+        }
+        Command::Image(id, c) => {
+            let target = if command.creates() { String::new() } else { id.to_string() };
+            serde_json::json!({ "image": target, "command": c })
         }
     };
     hasher.update(body.to_string().as_bytes());

@@ -98,6 +98,9 @@ pub struct Article {
     /// Changes scheduled ahead and not yet in effect, in order of their instants.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<crate::domain::schedule::PendingChange>,
+    /// Images placed in it, in the order they were placed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<crate::domain::image::Placement>,
 }
 
 impl Article {
@@ -127,6 +130,7 @@ impl Article {
                 scheduled_at: None,
                 legal_hold: None,
                 pending: Vec::new(),
+                images: Vec::new(),
             },
             (None, _) | (Some(_), Event::ArticleErased(_)) => return None,
             (Some(a), event) => {
@@ -186,6 +190,9 @@ impl Article {
                         })
                     }
                     Event::ArticleRestored(_) => a.takedown = None,
+                    Event::ImagePlaced(_) | Event::ImageRemoved(_) => {
+                        a.images = crate::domain::image::place(std::mem::take(&mut a.images), event)
+                    }
                     Event::LegalHoldPlaced(_) | Event::LegalHoldReleased(_) => {
                         a.legal_hold = hold_after(a.legal_hold.take(), event)
                     }
@@ -378,6 +385,34 @@ pub fn decide(
                 });
             }
             Ok(vec![Event::BylineRemoved(BylineRemoved { author_id: *author_id })])
+        }
+        ArticleCommand::PlaceImage(p) => {
+            if retracted {
+                return conflict(format!("article {id} is retracted; its images are final"));
+            }
+            let known = article.images.iter().any(|o| o.image_id == p.image_id);
+            if !known && article.images.len() >= crate::domain::image::limits::PLACEMENTS {
+                return Err(Rejection::invalid(
+                    "imageId",
+                    format!("article {id} already holds {} images", crate::domain::image::limits::PLACEMENTS),
+                ));
+            }
+            if article.images.iter().any(|o| o == p) {
+                return conflict(format!("image {} is already placed so in article {id}", p.image_id));
+            }
+            Ok(vec![Event::ImagePlaced(p.clone())])
+        }
+        ArticleCommand::RemoveImage { image_id } => {
+            if retracted {
+                return conflict(format!("article {id} is retracted; its images are final"));
+            }
+            if !article.images.iter().any(|o| o.image_id == *image_id) {
+                return Err(Rejection::NotFound {
+                    kind: "placement",
+                    id: format!("{image_id} in article {id}"),
+                });
+            }
+            Ok(vec![Event::ImageRemoved(crate::domain::image::ImageRemoved { image_id: *image_id })])
         }
         ArticleCommand::TakeDown { reason, legal_reference } => match &article.takedown {
             Some(t) => conflict(format!("article {id} is already taken down (since {})", t.at)),

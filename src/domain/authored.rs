@@ -42,6 +42,11 @@ pub fn command_of(kind: StreamKind, event: &Event) -> Result<Command, AuthoredFa
         StreamKind::Author(id) => {
             Ok(Command::Author(id, author_command(event).ok_or_else(|| wrong("author"))?))
         }
+        // An image's bytes travel beside the log, so its events alone cannot make it.
+        StreamKind::Image(_) => Err(AuthoredFault::WrongStream(format!(
+            "{} is an image event: images are uploaded (uploadImage), not imported",
+            event.event_type()
+        ))),
     }
 }
 

@@ -116,6 +116,13 @@ pub enum ArticleCommand {
     },
     /// Erase it, or place or release a legal hold.
     Lifecycle(super::Lifecycle),
+    /// Place an image in it, or change how it is placed.
+    PlaceImage(super::image::Placement),
+    /// Take an image out of it.
+    RemoveImage {
+        /// The image.
+        image_id: super::ImageId,
+    },
     /// A revision of its text, or a correction, recorded now and taking effect at `at`.
     Later {
         /// When readers see it.
@@ -151,6 +158,8 @@ pub enum Command {
     Article(ArticleId, ArticleCommand),
     /// On author `id` (for `Register`, the id the new author will have).
     Author(AuthorId, AuthorCommand),
+    /// On image `id` (for `Upload`, the id the new image will have).
+    Image(super::ImageId, super::ImageCommand),
 }
 
 impl Command {
@@ -159,6 +168,7 @@ impl Command {
         match self {
             Command::Article(id, _) => id.stream(),
             Command::Author(id, _) => id.stream(),
+            Command::Image(id, _) => id.stream(),
         }
     }
 
@@ -168,6 +178,7 @@ impl Command {
             self,
             Command::Article(_, ArticleCommand::Draft { .. })
                 | Command::Author(_, AuthorCommand::Register { .. })
+                | Command::Image(_, super::ImageCommand::Upload(_))
         )
     }
 
@@ -179,9 +190,18 @@ impl Command {
         }
     }
 
+    /// The image the command refers to besides its target (a placement's image).
+    pub fn referenced_image(&self) -> Option<super::ImageId> {
+        match self {
+            Command::Article(_, ArticleCommand::PlaceImage(p)) => Some(p.image_id),
+            _ => None,
+        }
+    }
+
     /// Checks every field's shape and size; state is checked later by `decide`.
     pub fn validate(&self) -> Result<(), Rejection> {
         match self {
+            Command::Image(_, c) => c.validate(),
             Command::Article(_, c) => match c {
                 ArticleCommand::Draft { slug, headline, summary, body, section, tags, language } => {
                     if let Some(slug) = slug {
@@ -235,7 +255,8 @@ impl Command {
                 ArticleCommand::Retract { reason } => required("reason", reason, limits::NOTE),
                 ArticleCommand::AppendCorrection { text } => required("text", text, limits::NOTE),
                 ArticleCommand::AddByline { role, .. } => optional("role", role.as_deref(), limits::ROLE),
-                ArticleCommand::RemoveByline { .. } => Ok(()),
+                ArticleCommand::RemoveByline { .. } | ArticleCommand::RemoveImage { .. } => Ok(()),
+                ArticleCommand::PlaceImage(p) => super::image::validate_placement(p),
                 ArticleCommand::TakeDown { reason, legal_reference } => {
                     required("reason", reason, limits::NOTE)?;
                     optional("legalReference", legal_reference.as_deref(), limits::REFERENCE)

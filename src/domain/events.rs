@@ -7,6 +7,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::ids::AuthorId;
+pub use super::image::{
+    ImageCropped, ImageDescribed, ImagePlaced, ImageRemoved, ImageRetired, ImageUploaded,
+};
 pub use super::lifecycle::{ArticleErased, AuthorErased, LegalHoldPlaced, LegalHoldReleased};
 pub use super::schedule::ChangeScheduled;
 
@@ -210,6 +213,12 @@ pub enum Event {
     LegalHoldPlaced(LegalHoldPlaced),
     LegalHoldReleased(LegalHoldReleased),
     ChangeScheduled(ChangeScheduled),
+    ImageUploaded(ImageUploaded),
+    ImageDescribed(ImageDescribed),
+    ImageCropped(ImageCropped),
+    ImageRetired(ImageRetired),
+    ImagePlaced(ImagePlaced),
+    ImageRemoved(ImageRemoved),
     /// Not a stored type: an event of an erased stream, whose payload can no longer be read.
     /// Only its envelope is left; every fold passes over it.
     Shredded,
@@ -242,7 +251,7 @@ pub enum DecodeError {
 }
 
 /// Every event type's name, in a fixed order.
-pub const EVENT_TYPES: [&str; 18] = [
+pub const EVENT_TYPES: [&str; 24] = [
     "AuthorRegistered",
     "AuthorRenamed",
     "ArticleDrafted",
@@ -261,6 +270,12 @@ pub const EVENT_TYPES: [&str; 18] = [
     "LegalHoldPlaced",
     "LegalHoldReleased",
     "ChangeScheduled",
+    "ImageUploaded",
+    "ImageDescribed",
+    "ImageCropped",
+    "ImageRetired",
+    "ImagePlaced",
+    "ImageRemoved",
 ];
 
 /// The type name [`Event::Shredded`] reports (never stored, never decoded).
@@ -288,6 +303,12 @@ impl Event {
             Event::LegalHoldPlaced(_) => EVENT_TYPES[15],
             Event::LegalHoldReleased(_) => EVENT_TYPES[16],
             Event::ChangeScheduled(_) => EVENT_TYPES[17],
+            Event::ImageUploaded(_) => EVENT_TYPES[18],
+            Event::ImageDescribed(_) => EVENT_TYPES[19],
+            Event::ImageCropped(_) => EVENT_TYPES[20],
+            Event::ImageRetired(_) => EVENT_TYPES[21],
+            Event::ImagePlaced(_) => EVENT_TYPES[22],
+            Event::ImageRemoved(_) => EVENT_TYPES[23],
             Event::Shredded => SHREDDED,
         }
     }
@@ -318,6 +339,12 @@ impl Event {
             Event::LegalHoldPlaced(p) => serde_json::to_vec(p),
             Event::LegalHoldReleased(p) => serde_json::to_vec(p),
             Event::ChangeScheduled(p) => serde_json::to_vec(p),
+            Event::ImageUploaded(p) => serde_json::to_vec(p),
+            Event::ImageDescribed(p) => serde_json::to_vec(p),
+            Event::ImageCropped(p) => serde_json::to_vec(p),
+            Event::ImageRetired(p) => serde_json::to_vec(p),
+            Event::ImagePlaced(p) => serde_json::to_vec(p),
+            Event::ImageRemoved(p) => serde_json::to_vec(p),
             Event::Shredded => Ok(b"null".to_vec()),
         };
         value.expect("payload structs of strings and ids always serialize")
@@ -359,6 +386,12 @@ impl Event {
             "LegalHoldPlaced" => Event::LegalHoldPlaced(serde_json::from_slice(payload).map_err(bad)?),
             "LegalHoldReleased" => Event::LegalHoldReleased(serde_json::from_slice(payload).map_err(bad)?),
             "ChangeScheduled" => Event::ChangeScheduled(serde_json::from_slice(payload).map_err(bad)?),
+            "ImageUploaded" => Event::ImageUploaded(serde_json::from_slice(payload).map_err(bad)?),
+            "ImageDescribed" => Event::ImageDescribed(serde_json::from_slice(payload).map_err(bad)?),
+            "ImageCropped" => Event::ImageCropped(serde_json::from_slice(payload).map_err(bad)?),
+            "ImageRetired" => Event::ImageRetired(serde_json::from_slice(payload).map_err(bad)?),
+            "ImagePlaced" => Event::ImagePlaced(serde_json::from_slice(payload).map_err(bad)?),
+            "ImageRemoved" => Event::ImageRemoved(serde_json::from_slice(payload).map_err(bad)?),
             other => return Err(DecodeError::UnknownType(other.to_owned())),
         };
         Ok(event)
@@ -395,6 +428,24 @@ impl Event {
             Event::ArticleErased(_) | Event::AuthorErased(_) | Event::Shredded => Vec::new(),
             Event::LegalHoldPlaced(_) | Event::LegalHoldReleased(_) => vec!["legalHold"],
             Event::ChangeScheduled(_) => vec!["scheduledChanges"],
+            Event::ImageUploaded(_) => vec!["file", "caption", "credit", "alt"],
+            Event::ImageDescribed(d) => {
+                let mut f = Vec::new();
+                for (name, set) in [
+                    ("caption", d.caption.is_some()),
+                    ("alt", d.alt.is_some()),
+                    ("credit", d.credit.is_some()),
+                    ("rights", d.rights.is_some() || d.rights_expire_at.is_some()),
+                ] {
+                    if set {
+                        f.push(name);
+                    }
+                }
+                f
+            }
+            Event::ImageCropped(_) => vec!["crops"],
+            Event::ImageRetired(_) => vec!["retired"],
+            Event::ImagePlaced(_) | Event::ImageRemoved(_) => vec!["images"],
         }
     }
 
@@ -406,6 +457,7 @@ impl Event {
             Event::ArticleTakenDown(t) => Some(&t.reason),
             Event::ArticleRestored(r) => r.reason.as_deref(),
             Event::LegalHoldPlaced(h) => Some(&h.reason),
+            Event::ImageRetired(r) => r.reason.as_deref(),
             _ => None,
         }
     }
@@ -419,6 +471,8 @@ impl Event {
     pub fn claims(&self) -> Vec<(&'static str, String)> {
         match self {
             Event::ArticleDrafted(d) => vec![("slug", d.slug.clone())],
+            // Identical bytes are one image: a second upload of them is refused by the log.
+            Event::ImageUploaded(u) => vec![("blob", u.hash.clone())],
             _ => Vec::new(),
         }
     }

@@ -53,6 +53,7 @@ macro_rules! id_type {
 
 id_type!(ArticleId, "article", "an article");
 id_type!(AuthorId, "author", "an author");
+id_type!(ImageId, "image", "an image");
 
 /// What a stream id names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +62,8 @@ pub enum StreamKind {
     Article(ArticleId),
     /// `author-<id>`.
     Author(AuthorId),
+    /// `image-<id>`.
+    Image(ImageId),
 }
 
 impl StreamKind {
@@ -69,6 +72,16 @@ impl StreamKind {
         ArticleId::from_stream(stream)
             .map(StreamKind::Article)
             .or_else(|| AuthorId::from_stream(stream).map(StreamKind::Author))
+            .or_else(|| ImageId::from_stream(stream).map(StreamKind::Image))
+    }
+
+    /// The stream id.
+    pub fn stream(&self) -> String {
+        match self {
+            StreamKind::Article(id) => id.stream(),
+            StreamKind::Author(id) => id.stream(),
+            StreamKind::Image(id) => id.stream(),
+        }
     }
 }
 

@@ -10,6 +10,7 @@ pub mod authored;
 pub mod commands;
 pub mod events;
 pub mod ids;
+pub mod image;
 pub mod lifecycle;
 pub mod schedule;
 
@@ -19,7 +20,8 @@ pub use article::{Article, ArticleStatus, Byline, Correction, Takedown};
 pub use author::Author;
 pub use commands::{ArticleCommand, AuthorCommand, Command};
 pub use events::Event;
-pub use ids::{ArticleId, AuthorId, StreamKind};
+pub use ids::{ArticleId, AuthorId, ImageId, StreamKind};
+pub use image::{Image, ImageCommand, Placement};
 pub use lifecycle::Lifecycle;
 
 /// What a fold needs of an event's envelope besides its payload.
@@ -76,7 +78,7 @@ pub enum Rejection {
     /// The entity addressed, or one referred to, does not exist.
     #[error("{kind} {id} does not exist")]
     NotFound {
-        /// `article` or `author`.
+        /// `article`, `author` or `image`.
         kind: &'static str,
         /// Its id.
         id: String,

@@ -101,12 +101,19 @@ async fn hold(
     let command = match kind {
         Some(StreamKind::Article(a)) => Command::Article(a, ArticleCommand::Lifecycle(lifecycle)),
         Some(StreamKind::Author(a)) => Command::Author(a, AuthorCommand::Lifecycle(lifecycle)),
+        Some(StreamKind::Image(_)) => {
+            return Err(error(
+                Code::BadInput,
+                format!("{} is an image: images are retired, not held or erased", id.as_str()),
+            ));
+        }
         None => return Err(error(Code::NotFound, format!("no article or author has id {}", id.as_str()))),
     };
     Ok(match execute(ctx, command, options(None, None, key)?).await? {
         Outcome::Article(p) => HoldTarget::Article(p),
         Outcome::Author(p) => HoldTarget::Author(p),
         Outcome::Erased(_) => return Err(error(Code::Internal, "a hold erased its target")),
+        Outcome::Image(_) => return Err(error(Code::Internal, "a hold reached an image")),
     })
 }
 

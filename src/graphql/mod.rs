@@ -3,6 +3,7 @@
 //! HTTP; the HTTP layer hands it a [`Viewer`] per request.
 
 mod erasure;
+mod images;
 mod inputs;
 mod lifecycle;
 pub mod limits;
@@ -33,7 +34,7 @@ pub type MorgueSchema = Schema<QueryRoot, Mutation, SubscriptionRoot>;
 /// `extensions.writer` names the writer when configured.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct Mutation(MutationRoot, erasure::ErasureMutation);
+pub struct Mutation(MutationRoot, erasure::ErasureMutation, images::ImageMutation);
 
 pub use limits::{MAX_COMPLEXITY, MAX_DEPTH};
 /// Most directives on one field.

@@ -101,6 +101,15 @@ pub(super) async fn execute(
     };
     let archive = ctx.data::<Archive>()?;
     let written = archive.execute(Some(&actor), command, options).await.map_err(to_gql)?;
+    answer(ctx, written).await
+}
+
+/// The answer to a write: the entity as the views hold it at the position written.
+pub(super) async fn answer(
+    ctx: &Context<'_>,
+    written: crate::archive::Written,
+) -> async_graphql::Result<Outcome> {
+    let archive = ctx.data::<Archive>()?;
     // Nested fields (byline names) are read from the views: wait until they hold the write.
     if let Some(p) = archive.projections() {
         p.wait_for_views(written.position, READ_YOUR_WRITES_WAIT).await.map_err(|e| to_gql(e.into()))?;
@@ -127,6 +136,16 @@ pub(super) async fn execute(
             let snap = archive.author(&reading, a.id).map_err(to_gql)?.ok_or_else(missing)?;
             Outcome::Author(AuthorPayload { author: AuthorObj { snap, reading }, version, position })
         }
+        Entity::Image(i) => {
+            let found = archive.image(&reading, i.id).map_err(to_gql)?;
+            let crate::archive::ImageReading::Found(snap) = found else { return Err(missing()) };
+            Outcome::Image(Box::new(super::images::ImagePayload {
+                image: super::images::ImageObj { snap: *snap, reading },
+                version,
+                position,
+                existing: false,
+            }))
+        }
         Entity::Erased(_) => Outcome::Erased(position),
     })
 }
@@ -134,6 +153,7 @@ pub(super) async fn execute(
 pub(super) enum Outcome {
     Article(Box<ArticlePayload>),
     Author(AuthorPayload),
+    Image(Box<super::images::ImagePayload>),
     Erased(Pos),
 }
 

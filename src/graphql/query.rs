@@ -185,7 +185,7 @@ macro_rules! time_travel_fields {
 /// Over WebSocket: messages of at most 2 MiB, at most 32 operations per socket.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(TimeTravelQuery, LogQuery);
+pub struct QueryRoot(TimeTravelQuery, LogQuery, super::images::ImageQuery);
 
 /// The reads of the archive at any instant.
 #[derive(Default)]

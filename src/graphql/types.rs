@@ -101,6 +101,11 @@ impl ArticleObj {
         }
         Ok(out)
     }
+    /// The images placed in it at the instant of the read, in the order placed, each with its
+    /// caption and credit as of then.
+    async fn images(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::images::PlacementObj>> {
+        super::images::placements(ctx.data::<Archive>()?, &self.reading, &self.snap.state)
+    }
     /// Corrections appended since publication, oldest first, up to the instant of the read.
     async fn corrections(&self) -> Vec<CorrectionObj> {
         self.snap

@@ -263,12 +263,17 @@ async fn from_post(
 ) -> Result<async_graphql::Request, Response> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if essence == "multipart/form-data" {
+        return super::multipart::from_multipart(content_type, body, media).await;
+    }
     if essence != JSON && essence != "application/graphql-response+json" {
         return Err(request_error(
             media,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Code::BadInput,
-            format!("send the request as application/json, not {content_type:?}"),
+            format!(
+                "send the request as application/json (or multipart/form-data with files), not {content_type:?}"
+            ),
         ));
     }
     let bytes: Bytes = match read_body(body).await {

@@ -10,8 +10,10 @@ use std::time::Duration;
 use async_graphql::http::GraphiQLSource;
 pub mod apq;
 mod graphql_http;
+mod images;
 pub mod layers;
 mod metrics;
+mod multipart;
 pub mod offload;
 pub mod web;
 mod ws;
@@ -112,6 +114,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::metrics))
         .merge(web::routes())
+        .merge(images::routes())
         .fallback(web::not_found)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(tower_http::compression::CompressionLayer::new());

@@ -10,6 +10,7 @@
 //! ([`checkpoint`]). One process owns a log and writes it ([`durable`]). Reads use LMDB read
 //! transactions and never block the writer.
 
+pub mod blobs;
 mod checkpoint;
 pub mod codec;
 pub mod compact;

@@ -206,6 +206,9 @@ fn decisions_read_state_from_the_views_exactly_as_the_log_folds_it() {
             Some(morgue::domain::StreamKind::Author(id)) => {
                 assert_eq!(archive.author_state(id).unwrap(), log_only.author_state(id).unwrap());
             }
+            Some(morgue::domain::StreamKind::Image(id)) => {
+                assert_eq!(archive.image_state(id).unwrap(), log_only.image_state(id).unwrap());
+            }
             None => {}
         }
         checked += 1;

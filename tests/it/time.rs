@@ -60,6 +60,8 @@ mod model {
                     let slot = authors.entry(id.to_string()).or_default();
                     *slot = Author::apply(slot.take(), id, &event, meta);
                 }
+                // The generated histories hold no images.
+                StreamKind::Image(_) => {}
             }
         }
         World {

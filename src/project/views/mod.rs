@@ -15,7 +15,7 @@ use heed::{Database, EnvOpenOptions, RoTxn, RwTxn};
 use super::{Error, Result};
 use crate::Position;
 use crate::domain::events::Event;
-use crate::domain::{Article, ArticleId, Author, AuthorId, StreamKind};
+use crate::domain::{Article, ArticleId, Author, AuthorId, Image, StreamKind};
 use crate::store::{Env, RecordedEvent};
 
 mod erase;
@@ -46,6 +46,8 @@ pub mod db_name {
     /// article id → the positions of every version of an article taken down now (8 bytes
     /// each): what no reader sees, at any instant.
     pub const TAKEDOWNS: &str = "takedowns";
+    /// image id ‖ article id → (): every article that ever placed the image.
+    pub const IMAGE_USES: &str = "image_uses";
     /// `checkpoint`, `built_by`.
     pub const META: &str = "meta";
 }
@@ -59,6 +61,7 @@ struct Tables {
     counts: Database<Bytes, U64<BigEndian>>,
     author_names: Database<Bytes, Unit>,
     takedowns: Database<Bytes, Bytes>,
+    image_uses: Database<Bytes, Unit>,
     meta: Database<Str, Bytes>,
 }
 
@@ -147,6 +150,7 @@ pub struct Page<T> {
 enum State {
     Article(Box<Article>),
     Author(Author),
+    Image(Box<Image>),
 }
 
 /// Maps an i64 to a u64 whose big-endian bytes sort like the i64.
@@ -159,6 +163,7 @@ fn entity_key(kind: StreamKind) -> [u8; 17] {
     let (tag, id) = match kind {
         StreamKind::Article(id) => (b'a', id.0),
         StreamKind::Author(id) => (b'u', id.0),
+        StreamKind::Image(id) => (b'i', id.0),
     };
     key[0] = tag;
     key[1..].copy_from_slice(&id.to_bytes());
@@ -201,7 +206,7 @@ impl Views {
             // SAFETY: this directory belongs to this views generation alone and is opened once
             // per process (the runner holds the only handle).
             Ok(unsafe {
-                EnvOpenOptions::new().read_txn_without_tls().map_size(map_size).max_dbs(8).open(dir)?
+                EnvOpenOptions::new().read_txn_without_tls().map_size(map_size).max_dbs(12).open(dir)?
             })
         };
         let mut env = open()?;
@@ -229,6 +234,7 @@ impl Views {
             counts: env.create_database(&mut wtxn, Some(db_name::COUNTS))?,
             author_names: env.create_database(&mut wtxn, Some(db_name::AUTHOR_NAMES))?,
             takedowns: env.create_database(&mut wtxn, Some(db_name::TAKEDOWNS))?,
+            image_uses: env.create_database(&mut wtxn, Some(db_name::IMAGE_USES))?,
             meta: env.create_database(&mut wtxn, Some(db_name::META))?,
         };
         if t.meta.get(&wtxn, "built_by")?.is_none() {
@@ -300,6 +306,11 @@ impl Views {
                 };
                 let new = Article::apply(old.clone(), id, &decoded, meta);
                 self.index_article(wtxn, id, old.as_ref(), new.as_ref(), &decoded)?;
+                if let Event::ImagePlaced(p) = &decoded {
+                    let mut key = p.image_id.0.to_bytes().to_vec();
+                    key.extend_from_slice(&id.0.to_bytes());
+                    self.t.image_uses.put(wtxn, &key, &())?;
+                }
                 new.map(|a| State::Article(Box::new(a)))
             }
             (StreamKind::Author(id), prev) => {
@@ -310,6 +321,13 @@ impl Views {
                 let new = Author::apply(old.clone(), id, &decoded, meta);
                 self.index_author(wtxn, id, old.as_ref(), new.as_ref())?;
                 new.map(State::Author)
+            }
+            (StreamKind::Image(id), prev) => {
+                let old = match prev {
+                    Some(State::Image(i)) => Some(i.as_ref().clone()),
+                    _ => None,
+                };
+                Image::apply(old, id, &decoded, meta).map(|i| State::Image(Box::new(i)))
             }
         };
         // A body is stored once per version that changed it; later snapshots point at it.
@@ -350,6 +368,10 @@ impl Views {
             }
             StreamKind::Author(_) => {
                 (Some(State::Author(decode_snapshot::<Author>(&self.t, txn, entity, bytes)?.state)), here)
+            }
+            StreamKind::Image(_) => {
+                let image = decode_snapshot::<Image>(&self.t, txn, entity, bytes)?.state;
+                (Some(State::Image(Box::new(image))), here)
             }
         })
     }

@@ -9,7 +9,7 @@ use super::{
     effective_key, entity_key, read_checkpoint, state_key,
 };
 use crate::Position;
-use crate::domain::{Article, ArticleId, Author, AuthorId, StreamKind};
+use crate::domain::{Article, ArticleId, Author, AuthorId, Image, ImageId, StreamKind};
 use crate::project::{At, Error, Result};
 
 /// A consistent snapshot of the views.
@@ -59,6 +59,23 @@ impl ViewReader<'_> {
     /// An author as they stood at `at`.
     pub fn author(&self, id: AuthorId, at: At) -> Result<Option<Snapshot<Author>>> {
         self.snapshot_at(StreamKind::Author(id), at)
+    }
+
+    /// An image as it stood at `at` (retired ones included; callers filter for readers).
+    pub fn image(&self, id: ImageId, at: At) -> Result<Option<Snapshot<Image>>> {
+        self.snapshot_at(StreamKind::Image(id), at)
+    }
+
+    /// Every article that ever placed the image, oldest id first.
+    pub fn image_uses(&self, id: ImageId) -> Result<Vec<ArticleId>> {
+        let mut out = Vec::new();
+        for entry in self.t.image_uses.prefix_iter(&self.txn, &id.0.to_bytes())? {
+            let key = entry?.0;
+            let bytes: [u8; 16] =
+                key[16..32].try_into().map_err(|_| Error::Corrupt("image use key".into()))?;
+            out.push(ArticleId(ulid::Ulid::from_bytes(bytes)));
+        }
+        Ok(out)
     }
 
     /// Every version of an entity's state, oldest first.

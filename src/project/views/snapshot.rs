@@ -14,7 +14,7 @@ use heed::RoTxn;
 
 use super::{Error, Result, Snapshot, State, Tables, state_key};
 use crate::Position;
-use crate::domain::{Article, Author};
+use crate::domain::{Article, Author, Image};
 use crate::store::RecordedEvent;
 
 /// A state JSON at least this long is stored compressed (zstd, level 1): article bodies make
@@ -51,6 +51,10 @@ impl Stated for Author {
     fn take_body(&mut self, _holder: Self) {}
 }
 
+impl Stated for Image {
+    fn take_body(&mut self, _holder: Self) {}
+}
+
 /// The bytes of `state` after `event`; `body_at` is the position of the snapshot holding the
 /// same body, when an earlier one does.
 pub(super) fn encode_snapshot(event: &RecordedEvent, state: &State, body_at: Option<u64>) -> Vec<u8> {
@@ -61,6 +65,7 @@ pub(super) fn encode_snapshot(event: &RecordedEvent, state: &State, body_at: Opt
         }
         (State::Article(a), None) => serde_json::to_vec(a),
         (State::Author(a), _) => serde_json::to_vec(a),
+        (State::Image(i), _) => serde_json::to_vec(i),
     };
     let json = json.expect("states of strings, ids and instants always serialize");
     let mut out = Vec::with_capacity(64 + json.len());

@@ -1,0 +1,390 @@
+//! Images: an upload checked from its content and stored once, the reader rule for images,
+//! and renditions made from the master on first request.
+//!
+//! The rule: a reader sees an image at an instant only if an article version the reader may
+//! see at that instant places it ([`Archive::may_see`]), and the image is neither retired nor
+//! past its rights then. Staff see every image.
+
+use std::io::Cursor;
+use std::path::PathBuf;
+
+use image::{DynamicImage, ImageFormat, ImageReader, Limits};
+
+use super::{Archive, Reading, WriteOptions, Written};
+use crate::domain::image::{Crop, EmbeddedFacts, ImageCommand, ImageUploaded};
+use crate::domain::{ArticleId, Command, Image, ImageId};
+use crate::project::views::Snapshot;
+use crate::store::blobs::{BlobId, Blobs};
+use crate::{Error, Result};
+
+/// The largest file accepted, in bytes.
+pub const MAX_UPLOAD: usize = 50 << 20;
+/// The most pixels an image may have: a decompression bomb claims far more.
+pub const MAX_PIXELS: u64 = 40_000_000;
+/// The most memory decoding one image may take.
+const MAX_DECODE_ALLOC: u64 = 512 << 20;
+/// The widths renditions are made at.
+pub const WIDTHS: [u32; 6] = [160, 320, 640, 1280, 1920, 2560];
+
+/// An uploaded file and what the editor said of it.
+#[derive(Clone, Debug, Default)]
+pub struct Upload {
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// The file's name as sent, when it had one.
+    pub filename: Option<String>,
+    /// The media type as sent, when it had one.
+    pub content_type: Option<String>,
+    /// Caption.
+    pub caption: Option<String>,
+    /// Credit.
+    pub credit: Option<String>,
+    /// Alt text.
+    pub alt: Option<String>,
+}
+
+/// What a reader asking for an image gets.
+#[derive(Clone, Debug)]
+pub enum ImageReading {
+    /// The image as of the reading.
+    Found(Box<Snapshot<Image>>),
+    /// It was public but is retired, or its rights ran out: 410.
+    Gone,
+    /// Not there for this reader.
+    Missing,
+}
+
+/// A rendition's bytes and media type.
+#[derive(Clone, Debug)]
+pub struct Rendition {
+    /// The encoded bytes.
+    pub bytes: Vec<u8>,
+    /// `image/jpeg` or `image/webp`.
+    pub media_type: &'static str,
+    /// Pixels across.
+    pub width: u32,
+}
+
+fn media_type(format: ImageFormat) -> Option<&'static str> {
+    Some(match format {
+        ImageFormat::Jpeg => "image/jpeg",
+        ImageFormat::Png => "image/png",
+        ImageFormat::WebP => "image/webp",
+        ImageFormat::Gif => "image/gif",
+        _ => return None,
+    })
+}
+
+fn bad(message: impl Into<String>) -> Error {
+    Error::BadInput(message.into())
+}
+
+/// Whether the file ends as its format requires: a cut-off file is refused before decoding.
+fn complete(format: ImageFormat, bytes: &[u8]) -> bool {
+    match format {
+        ImageFormat::Jpeg => bytes.ends_with(&[0xFF, 0xD9]),
+        ImageFormat::Png => bytes.ends_with(&[0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 0x82]),
+        ImageFormat::Gif => bytes.ends_with(&[0x3B]),
+        ImageFormat::WebP => bytes
+            .get(4..8)
+            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as u64 + 8)
+            .is_some_and(|riff| riff <= bytes.len() as u64),
+        _ => false,
+    }
+}
+
+/// Checks an upload from its content: the type (JPEG, PNG, WebP or GIF, agreeing with its
+/// name and declared type), its pixel count from the header, then a full decode under memory
+/// limits. Answers the upload event's facts.
+pub fn inspect(upload: &Upload) -> Result<ImageUploaded> {
+    let bytes = &upload.bytes;
+    if bytes.len() > MAX_UPLOAD {
+        return Err(Error::Limit(format!("the file is {} bytes; the limit is {MAX_UPLOAD}", bytes.len())));
+    }
+    if bytes.is_empty() {
+        return Err(bad("the file is empty"));
+    }
+    let format = image::guess_format(bytes)
+        .ok()
+        .filter(|f| media_type(*f).is_some())
+        .ok_or_else(|| bad("the file is not a JPEG, PNG, WebP or GIF image"))?;
+    let kind = media_type(format).expect("filtered above");
+    if let Some(name) = &upload.filename
+        && let Some((_, ext)) = name.rsplit_once('.')
+        && ImageFormat::from_extension(ext) != Some(format)
+    {
+        return Err(bad(format!("the file is named {name:?} but its content is {kind}")));
+    }
+    if let Some(declared) = upload.content_type.as_deref().map(|t| t.split(';').next().unwrap_or("").trim())
+        && declared.starts_with("image/")
+        && ImageFormat::from_mime_type(declared) != Some(format)
+    {
+        return Err(bad(format!("the file is sent as {declared} but its content is {kind}")));
+    }
+    if !complete(format, bytes) {
+        return Err(bad(format!("the {kind} file is truncated")));
+    }
+    let (width, height) = ImageReader::with_format(Cursor::new(bytes), format)
+        .into_dimensions()
+        .map_err(|e| bad(format!("the {kind} header cannot be read: {e}")))?;
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels == 0 || pixels > MAX_PIXELS {
+        return Err(bad(format!(
+            "the image claims {width}×{height} pixels; at most {MAX_PIXELS} are accepted"
+        )));
+    }
+    decode(bytes, format).map_err(|e| bad(format!("the {kind} file is damaged: {e}")))?;
+    Ok(ImageUploaded {
+        hash: BlobId::of(bytes).to_string(),
+        media_type: kind.to_owned(),
+        width,
+        height,
+        bytes: bytes.len() as u64,
+        embedded: EmbeddedFacts::default(),
+        caption: upload.caption.clone(),
+        credit: upload.credit.clone(),
+        alt: upload.alt.clone(),
+    })
+}
+
+fn decode(bytes: &[u8], format: ImageFormat) -> image::ImageResult<DynamicImage> {
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut limits = Limits::default();
+    limits.max_alloc = Some(MAX_DECODE_ALLOC);
+    limits.max_image_width = Some(MAX_PIXELS as u32);
+    limits.max_image_height = Some(MAX_PIXELS as u32);
+    reader.limits(limits);
+    reader.decode()
+}
+
+impl Archive {
+    /// The blob store beside the log.
+    pub fn blobs(&self) -> Blobs {
+        let data = self.store.path().parent().map(PathBuf::from).unwrap_or_default();
+        Blobs::at(data.join("blobs"))
+    }
+
+    fn renditions_dir(&self) -> PathBuf {
+        self.store.path().parent().map(PathBuf::from).unwrap_or_default().join("renditions")
+    }
+
+    /// Stores an uploaded image and starts its stream. Bytes already stored answer with the
+    /// image that holds them, and nothing is appended (`replayed` is then true).
+    pub async fn upload_image(
+        &self,
+        actor: Option<&str>,
+        upload: Upload,
+        options: WriteOptions,
+    ) -> Result<Written> {
+        self.read_only()?;
+        let uploaded = tokio::task::spawn_blocking(move || inspect(&upload).map(|u| (u, upload.bytes)))
+            .await
+            .map_err(|e| Error::Internal(format!("checking the upload stopped: {e}")))??;
+        let (uploaded, bytes) = uploaded;
+        if let Some(existing) = self.image_holding(&uploaded.hash)? {
+            return self.already(existing);
+        }
+        let blobs = self.blobs();
+        tokio::task::spawn_blocking(move || blobs.put(&bytes))
+            .await
+            .map_err(|e| Error::Internal(format!("storing the upload stopped: {e}")))?
+            .map_err(|e| Error::Internal(format!("storing the upload: {e}")))?;
+        let hash = uploaded.hash.clone();
+        let command = Command::Image(ImageId::generate(), ImageCommand::Upload(Box::new(uploaded)));
+        match self.execute(actor, command, options).await {
+            // Another upload of the same bytes won the race.
+            Err(Error::Store(crate::store::Error::ClaimTaken { .. })) => match self.image_holding(&hash)? {
+                Some(existing) => self.already(existing),
+                None => Err(Error::Internal("an image claimed these bytes and vanished".into())),
+            },
+            other => other,
+        }
+    }
+
+    fn already(&self, id: ImageId) -> Result<Written> {
+        let (_, position) = self
+            .store
+            .reader()?
+            .stream_head(&id.stream())?
+            .ok_or_else(|| Error::Internal(format!("image {id} has no stream")))?;
+        let mut written = self.written(&id.stream(), position, true)?;
+        written.replayed = true;
+        Ok(written)
+    }
+
+    /// The image whose upload holds these bytes, if one does.
+    fn image_holding(&self, hash: &str) -> Result<Option<ImageId>> {
+        let holder = self.store.reader()?.claim_holder("blob", hash)?;
+        Ok(holder.and_then(|s| ImageId::from_stream(&s)))
+    }
+
+    /// An image as of the reading, under the reader rule (module docs).
+    pub fn image(&self, reading: &Reading, id: ImageId) -> Result<ImageReading> {
+        let views = self.projections_or_err()?.views();
+        let r = views.read()?;
+        let Some(snap) = r.image(id, reading.at)? else { return Ok(ImageReading::Missing) };
+        if reading.staff {
+            return Ok(ImageReading::Found(Box::new(snap)));
+        }
+        let uses = r.image_uses(id)?;
+        drop(r);
+        if self.placed_publicly(reading, id, &uses)?.is_empty() {
+            return Ok(ImageReading::Missing);
+        }
+        if !snap.state.servable_at(Self::instant(reading)) {
+            return Ok(ImageReading::Gone);
+        }
+        Ok(ImageReading::Found(Box::new(snap)))
+    }
+
+    /// The articles the reader may see at the reading that place the image there.
+    fn placed_publicly(&self, reading: &Reading, id: ImageId, uses: &[ArticleId]) -> Result<Vec<ArticleId>> {
+        let mut out = Vec::new();
+        for article in uses {
+            if let Some(a) = self.article(reading, *article)?
+                && a.state.images.iter().any(|p| p.image_id == id)
+            {
+                out.push(*article);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The articles that place the image at the reading, as this reader may see them.
+    pub fn image_usages(
+        &self,
+        reading: &Reading,
+        id: ImageId,
+    ) -> Result<Vec<Snapshot<crate::domain::Article>>> {
+        let uses = self.projections_or_err()?.views().read()?.image_uses(id)?;
+        let mut out = Vec::new();
+        for article in uses {
+            if let Some(a) = self.article(reading, article)?
+                && a.state.images.iter().any(|p| p.image_id == id)
+            {
+                out.push(a);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every version of an image, oldest first, up to the reading (staff, or a reader who may
+    /// see the image at the reading).
+    pub fn image_history(&self, reading: &Reading, id: ImageId) -> Result<Vec<Snapshot<Image>>> {
+        if !matches!(self.image(reading, id)?, ImageReading::Found(_)) {
+            return Ok(Vec::new());
+        }
+        let views = self.projections_or_err()?.views();
+        let all = views.read()?.history::<Image>(crate::domain::StreamKind::Image(id))?;
+        let as_of = Self::instant(reading);
+        Ok(all.into_iter().filter(|s| s.position <= reading.basis && s.effective_at <= as_of).collect())
+    }
+
+    /// The master's bytes of an image the reader may see.
+    pub fn image_original(&self, image: &Image) -> Result<Vec<u8>> {
+        let id = BlobId::parse(&image.upload.hash)
+            .ok_or_else(|| Error::Internal(format!("image {} names no blob", image.id)))?;
+        self.blobs()
+            .get(id, MAX_UPLOAD as u64)
+            .map_err(|e| Error::Internal(format!("the bytes of image {} cannot be read: {e}", image.id)))
+    }
+
+    /// A rendition of a crop at a width of [`WIDTHS`] (never wider than the crop), made from
+    /// the master on first request and kept on disk after.
+    pub fn rendition(&self, image: &Image, crop: &str, width: u32, webp: bool) -> Result<Rendition> {
+        if !WIDTHS.contains(&width) {
+            return Err(bad(format!("width {width} is not one of {WIDTHS:?}")));
+        }
+        let c: Crop =
+            image.crop(crop).ok_or_else(|| bad(format!("image {} has no crop named {crop:?}", image.id)))?;
+        let width = width.min(c.width);
+        let height = ((u64::from(c.height) * u64::from(width)).div_ceil(u64::from(c.width))).max(1) as u32;
+        let (ext, media_type) = if webp { ("webp", "image/webp") } else { ("jpg", "image/jpeg") };
+        let path = self
+            .renditions_dir()
+            .join(&image.upload.hash)
+            .join(format!("{}_{}_{}_{}", c.x, c.y, c.width, c.height))
+            .join(format!("{width}.{ext}"));
+        if let Ok(bytes) = std::fs::read(&path) {
+            return Ok(Rendition { bytes, media_type, width });
+        }
+        let master = self.image_original(image)?;
+        let format = image::guess_format(&master).map_err(|e| Error::Internal(e.to_string()))?;
+        let decoded = decode(&master, format)
+            .map_err(|e| Error::Internal(format!("decoding image {}: {e}", image.id)))?;
+        let scaled = decoded.crop_imm(c.x, c.y, c.width, c.height).resize_exact(
+            width,
+            height,
+            image::imageops::FilterType::Triangle,
+        );
+        let mut out = Vec::new();
+        let encoded = if webp {
+            image::codecs::webp::WebPEncoder::new_lossless(&mut out).encode(
+                scaled.to_rgba8().as_raw(),
+                width,
+                height,
+                image::ExtendedColorType::Rgba8,
+            )
+        } else {
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 82).encode(
+                scaled.to_rgb8().as_raw(),
+                width,
+                height,
+                image::ExtendedColorType::Rgb8,
+            )
+        };
+        encoded.map_err(|e| Error::Internal(format!("encoding a rendition: {e}")))?;
+        // Derived and rebuildable: a failed write only means it is made again next time.
+        if let Some(parent) = path.parent()
+            && std::fs::create_dir_all(parent).is_ok()
+        {
+            let tmp = path.with_extension(format!("{ext}.{}", ulid::Ulid::new()));
+            if std::fs::write(&tmp, &out).is_ok() {
+                let _ = std::fs::rename(&tmp, &path);
+            }
+        }
+        Ok(Rendition { bytes: out, media_type, width })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+        let mut out = Cursor::new(Vec::new());
+        img.write_to(&mut out, ImageFormat::Png).expect("png");
+        out.into_inner()
+    }
+
+    fn upload(bytes: Vec<u8>, name: &str) -> Upload {
+        Upload { bytes, filename: Some(name.into()), ..Upload::default() }
+    }
+
+    #[test]
+    fn good_files_pass_and_hostile_ones_are_bad_input() {
+        let good = png(40, 20);
+        let facts = inspect(&upload(good.clone(), "a.png")).expect("a good png");
+        assert_eq!((facts.width, facts.height, facts.media_type.as_str()), (40, 20, "image/png"));
+        let code = |u: &Upload| inspect(u).map(|_| ()).map_err(|e| e.code());
+        assert_eq!(code(&upload(good.clone(), "a.jpg")), Err(crate::Code::BadInput), "named a jpeg");
+        assert_eq!(code(&upload(good[..good.len() - 20].to_vec(), "a.png")), Err(crate::Code::BadInput));
+        assert_eq!(code(&upload(b"hello".to_vec(), "a.png")), Err(crate::Code::BadInput));
+        // A header that claims 100,000 × 100,000 pixels.
+        let bomb = crate::tools::pictures::png_claiming(&good, 100_000, 100_000);
+        assert_eq!(code(&upload(bomb, "a.png")), Err(crate::Code::BadInput));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_bytes_panic_the_inspection(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048), cut in 0usize..2048) {
+            let _ = inspect(&upload(bytes, "x.png"));
+            let good = png(8, 8);
+            let mut damaged = good.clone();
+            let at = cut % damaged.len();
+            damaged[at] ^= 0x5A;
+            let _ = inspect(&upload(damaged, "x.png"));
+        }
+    }
+}

@@ -1,0 +1,547 @@
+//! Images in GraphQL: the `Image` type, `Article.images`, `image(id)`, and the image
+//! mutations (`uploadImage` by the GraphQL multipart request spec, `describeImage`,
+//! `cropImage`, `retireImage`, `placeImage`, `removeImage`).
+
+use std::io::Read;
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject, Upload};
+
+use super::mutation::{ArticlePayload, Outcome, answer, execute, options, writable};
+use super::query::reading;
+use super::scalars::{Instant, Pos};
+use super::types::ArticleObj;
+use super::{Viewer, error, to_gql};
+use crate::Code;
+use crate::archive::{Archive, ImageReading, Reading, Snapshot};
+use crate::domain::image::{Crop, ImageCommand, ImageDescribed, Placement, Role};
+use crate::domain::{self, ArticleCommand, ArticleId, Command, ImageId};
+
+/// An image as of a reading.
+pub struct ImageObj {
+    pub(super) snap: Snapshot<domain::Image>,
+    pub(super) reading: Reading,
+}
+
+/// One rendition's address.
+#[derive(SimpleObject)]
+pub struct RenditionObj {
+    /// Pixels across: the width asked for, or the crop's own when it is narrower.
+    width: i32,
+    /// Its path: `/images/{id}/{crop}/{width}.jpg` (`.webp` works too).
+    url: String,
+}
+
+/// A named crop, in the master's pixels.
+#[derive(SimpleObject, InputObject)]
+#[graphql(input_name = "CropInput")]
+pub struct CropObj {
+    /// Its name: 1 to 32 of a-z, 0-9 and `-` (not `full`, which is the whole image).
+    name: String,
+    /// Left edge.
+    x: i32,
+    /// Top edge.
+    y: i32,
+    /// Width.
+    width: i32,
+    /// Height.
+    height: i32,
+    /// The focal point, across; inside the crop.
+    focal_x: i32,
+    /// The focal point, down; inside the crop.
+    focal_y: i32,
+}
+
+fn int(v: u32) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+/// A photograph or graphic in the archive, as it stood at the instant of the read. Its bytes
+/// are stored once under their BLAKE3 hash; renditions are made from them on request.
+#[Object(name = "Image")]
+impl ImageObj {
+    /// The image's id: a ULID (its log stream is `image-<id>`).
+    async fn id(&self) -> ID {
+        ID(self.snap.state.id.to_string())
+    }
+    /// The caption at the instant read.
+    async fn caption(&self) -> Option<&str> {
+        self.snap.state.caption.as_deref()
+    }
+    /// The credit at the instant read.
+    async fn credit(&self) -> Option<&str> {
+        self.snap.state.credit.as_deref()
+    }
+    /// Alt text for screen readers.
+    async fn alt(&self) -> Option<&str> {
+        self.snap.state.alt.as_deref()
+    }
+    /// Rights or licence.
+    async fn rights(&self) -> Option<&str> {
+        self.snap.state.rights.as_deref()
+    }
+    /// When the rights run out; readers get 410 for the image from then on.
+    async fn rights_expire_at(&self) -> Option<Instant> {
+        self.snap.state.rights_expire_at.map(Instant)
+    }
+    /// Pixels across.
+    async fn width(&self) -> i32 {
+        int(self.snap.state.upload.width)
+    }
+    /// Pixels down.
+    async fn height(&self) -> i32 {
+        int(self.snap.state.upload.height)
+    }
+    /// `image/jpeg`, `image/png`, `image/webp` or `image/gif`, read from the content.
+    async fn media_type(&self) -> &str {
+        &self.snap.state.upload.media_type
+    }
+    /// The master's size in bytes.
+    async fn byte_size(&self) -> f64 {
+        self.snap.state.upload.bytes as f64
+    }
+    /// BLAKE3 of the master's bytes (64 hex digits).
+    async fn content_hash(&self) -> &str {
+        &self.snap.state.upload.hash
+    }
+    /// Retired: readers get 410 for it.
+    async fn retired(&self) -> bool {
+        self.snap.state.retired
+    }
+    /// Its named crops.
+    async fn crops(&self) -> Vec<CropObj> {
+        self.snap
+            .state
+            .crops
+            .iter()
+            .map(|c| CropObj {
+                name: c.name.clone(),
+                x: int(c.x),
+                y: int(c.y),
+                width: int(c.width),
+                height: int(c.height),
+                focal_x: int(c.focal_x),
+                focal_y: int(c.focal_y),
+            })
+            .collect()
+    }
+    /// The stream version at the instant read.
+    async fn version(&self) -> i32 {
+        i32::try_from(self.snap.version).unwrap_or(i32::MAX)
+    }
+    /// The master's path: `/images/{id}/original`.
+    async fn original(&self) -> String {
+        format!("/images/{}/original", self.snap.state.id)
+    }
+    /// Renditions of a crop (`full` by default) at the widths asked for (default 320, 640,
+    /// 1280), each never wider than the crop. BAD_INPUT for a width outside 160, 320, 640,
+    /// 1280, 1920, 2560 or an unknown crop.
+    async fn renditions(
+        &self,
+        #[graphql(desc = "Widths in pixels.")] widths: Option<Vec<i32>>,
+        #[graphql(desc = "A crop's name, or `full`.", default = "\"full\".to_string()")] crop: String,
+    ) -> async_graphql::Result<Vec<RenditionObj>> {
+        let Some(c) = self.snap.state.crop(&crop) else {
+            return Err(error(Code::BadInput, format!("the image has no crop named {crop:?}")));
+        };
+        let widths = widths.unwrap_or_else(|| vec![320, 640, 1280]);
+        if widths.len() > crate::archive::IMAGE_WIDTHS.len() {
+            return Err(error(Code::Limit, "ask for at most 6 widths"));
+        }
+        let mut out = Vec::new();
+        for w in widths {
+            let ok = u32::try_from(w).ok().filter(|w| crate::archive::IMAGE_WIDTHS.contains(w));
+            let Some(w) = ok else {
+                return Err(error(
+                    Code::BadInput,
+                    format!("width {w} is not one of 160, 320, 640, 1280, 1920, 2560"),
+                ));
+            };
+            out.push(RenditionObj {
+                width: int(w.min(c.width)),
+                url: format!("/images/{}/{crop}/{w}.jpg", self.snap.state.id),
+            });
+        }
+        Ok(out)
+    }
+    /// Every version of the image up to the instant read, oldest first: captions over time.
+    async fn history(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ImageObj>> {
+        let archive = ctx.data::<Archive>()?;
+        let all = archive.image_history(&self.reading, self.snap.state.id).map_err(to_gql)?;
+        Ok(all.into_iter().map(|snap| ImageObj { snap, reading: self.reading }).collect())
+    }
+    /// The articles that place the image at an instant (default: the instant read), as you
+    /// may see them.
+    async fn usages(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The instant; default: the instant read.")] as_of: Option<Instant>,
+    ) -> async_graphql::Result<Vec<ArticleObj>> {
+        let r = match as_of {
+            Some(_) => reading(ctx, as_of, None, None, None).await?,
+            None => self.reading,
+        };
+        let archive = ctx.data::<Archive>()?;
+        let found = archive.image_usages(&r, self.snap.state.id).map_err(to_gql)?;
+        Ok(found.into_iter().map(|snap| ArticleObj { snap, reading: r }).collect())
+    }
+}
+
+/// Where an image sits in an article.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "ImageRole")]
+pub enum RoleGql {
+    /// At the top.
+    Lead,
+    /// In the text.
+    Inline,
+    /// In a gallery.
+    Gallery,
+}
+
+impl From<RoleGql> for Role {
+    fn from(r: RoleGql) -> Role {
+        match r {
+            RoleGql::Lead => Role::Lead,
+            RoleGql::Inline => Role::Inline,
+            RoleGql::Gallery => Role::Gallery,
+        }
+    }
+}
+
+impl From<Role> for RoleGql {
+    fn from(r: Role) -> RoleGql {
+        match r {
+            Role::Lead => RoleGql::Lead,
+            Role::Inline => RoleGql::Inline,
+            Role::Gallery => RoleGql::Gallery,
+        }
+    }
+}
+
+/// An image placed in an article, as of the article's reading.
+pub struct PlacementObj {
+    pub(super) placement: Placement,
+    pub(super) image: ImageObj,
+}
+
+/// An image in an article: the image as it stood then, and how the article shows it.
+#[Object(name = "ImagePlacement")]
+impl PlacementObj {
+    /// The image, as of the article's reading.
+    async fn image(&self) -> &ImageObj {
+        &self.image
+    }
+    /// Where it sits.
+    async fn role(&self) -> RoleGql {
+        self.placement.role.into()
+    }
+    /// The crop shown (`full`: the whole image).
+    async fn crop(&self) -> &str {
+        self.placement.crop.as_deref().unwrap_or("full")
+    }
+    /// The caption printed: the placement's own, else the image's at the instant read.
+    async fn caption(&self) -> Option<&str> {
+        self.placement.caption.as_deref().or(self.image.snap.state.caption.as_deref())
+    }
+    /// The credit printed: the placement's own, else the image's at the instant read.
+    async fn credit(&self) -> Option<&str> {
+        self.placement.credit.as_deref().or(self.image.snap.state.credit.as_deref())
+    }
+}
+
+/// The placements of an article version, each with its image as the reader may see it then.
+pub(super) fn placements(
+    archive: &Archive,
+    reading: &Reading,
+    article: &domain::Article,
+) -> async_graphql::Result<Vec<PlacementObj>> {
+    let mut out = Vec::new();
+    for p in &article.images {
+        // The article is visible to this reader, so its images are too, unless retired or
+        // past their rights; staff see those as well.
+        if let ImageReading::Found(snap) = archive.image(reading, p.image_id).map_err(to_gql)? {
+            out.push(PlacementObj {
+                placement: p.clone(),
+                image: ImageObj { snap: *snap, reading: *reading },
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn image_id(id: &ID) -> async_graphql::Result<ImageId> {
+    id.parse().map_err(|_| error(Code::BadInput, format!("{:?} is not an image id", id.as_str())))
+}
+
+fn article_id(id: &ID) -> async_graphql::Result<ArticleId> {
+    id.parse().map_err(|_| error(Code::BadInput, format!("{:?} is not an article id", id.as_str())))
+}
+
+/// The image reads.
+#[derive(Default)]
+pub struct ImageQuery;
+
+#[Object]
+impl ImageQuery {
+    /// One image by id; `null` if it did not exist at that instant, or, for readers, if no
+    /// article they may see placed it then, or it is retired or past its rights.
+    async fn image(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The image's id.")] id: ID,
+        #[graphql(desc = "Read the image as it stood at this instant. Default: now.")] as_of: Option<Instant>,
+        #[graphql(desc = "Wait (up to 5 s) until the projectors include this position.")]
+        min_position: Option<Pos>,
+    ) -> async_graphql::Result<Option<ImageObj>> {
+        let id = image_id(&id)?;
+        let r = reading(ctx, as_of, None, None, min_position).await?;
+        Ok(match ctx.data::<Archive>()?.image(&r, id).map_err(to_gql)? {
+            ImageReading::Found(snap) => Some(ImageObj { snap: *snap, reading: r }),
+            ImageReading::Gone | ImageReading::Missing => None,
+        })
+    }
+}
+
+/// What an image mutation answers.
+#[derive(SimpleObject)]
+pub struct ImagePayload {
+    /// The image after the write.
+    pub(super) image: ImageObj,
+    /// Its stream version.
+    pub(super) version: i32,
+    /// The position written (for an upload of bytes already stored: the image's last).
+    pub(super) position: Pos,
+    /// True when the bytes were already stored: the answer is the existing image and nothing
+    /// was written.
+    pub(super) existing: bool,
+}
+
+/// Upload an image.
+#[derive(InputObject)]
+pub struct UploadImageInput {
+    /// The file (a multipart part, by the GraphQL multipart request spec): JPEG, PNG, WebP or
+    /// GIF, at most 50 MiB and 40 million pixels; its type is read from its content and must
+    /// agree with its name.
+    pub file: Upload,
+    /// Caption, at most 4 KiB.
+    pub caption: Option<String>,
+    /// Credit, at most 256 bytes.
+    pub credit: Option<String>,
+    /// Alt text, at most 1 KiB.
+    pub alt: Option<String>,
+}
+
+/// Describe an image: only the fields given change.
+#[derive(InputObject)]
+pub struct DescribeImageInput {
+    /// The image.
+    pub id: ID,
+    /// New caption.
+    pub caption: Option<String>,
+    /// New alt text.
+    pub alt: Option<String>,
+    /// New credit.
+    pub credit: Option<String>,
+    /// New rights or licence.
+    pub rights: Option<String>,
+    /// When the rights run out.
+    pub rights_expire_at: Option<Instant>,
+}
+
+/// Set an image's named crops (the whole list).
+#[derive(InputObject)]
+pub struct CropImageInput {
+    /// The image.
+    pub id: ID,
+    /// Every crop, at most 16; each inside the image with its focal point inside it.
+    pub crops: Vec<CropObj>,
+}
+
+/// Retire an image.
+#[derive(InputObject)]
+pub struct RetireImageInput {
+    /// The image.
+    pub id: ID,
+    /// Why.
+    pub reason: Option<String>,
+}
+
+/// Place an image in an article (again: change how it is placed).
+#[derive(InputObject)]
+pub struct PlaceImageInput {
+    /// The article.
+    pub article_id: ID,
+    /// The image.
+    pub image_id: ID,
+    /// Where it sits; one LEAD per article (a new lead makes the old one INLINE).
+    pub role: RoleGql,
+    /// The crop shown; default the whole image.
+    pub crop: Option<String>,
+    /// A caption for this article only.
+    pub caption: Option<String>,
+    /// A credit for this article only.
+    pub credit: Option<String>,
+}
+
+/// Take an image out of an article.
+#[derive(InputObject)]
+pub struct RemoveImageInput {
+    /// The article.
+    pub article_id: ID,
+    /// The image.
+    pub image_id: ID,
+}
+
+fn image_outcome(outcome: Outcome) -> async_graphql::Result<ImagePayload> {
+    match outcome {
+        Outcome::Image(p) => Ok(*p),
+        _ => Err(error(Code::Internal, "expected an image")),
+    }
+}
+
+fn article_outcome(outcome: Outcome) -> async_graphql::Result<ArticlePayload> {
+    match outcome {
+        Outcome::Article(p) => Ok(*p),
+        _ => Err(error(Code::Internal, "expected an article")),
+    }
+}
+
+fn crop_of(c: CropObj) -> async_graphql::Result<Crop> {
+    let u = |field: &str, v: i32| {
+        u32::try_from(v).map_err(|_| error(Code::BadInput, format!("crops: {field} {v} is negative")))
+    };
+    Ok(Crop {
+        x: u("x", c.x)?,
+        y: u("y", c.y)?,
+        width: u("width", c.width)?,
+        height: u("height", c.height)?,
+        focal_x: u("focalX", c.focal_x)?,
+        focal_y: u("focalY", c.focal_y)?,
+        name: c.name,
+    })
+}
+
+/// The image writes (merged into `Mutation`).
+#[derive(Default)]
+pub struct ImageMutation;
+
+#[Object]
+impl ImageMutation {
+    /// Upload an image (multipart, by the GraphQL multipart request spec). Editor or admin
+    /// token. Bytes already stored answer with the existing image (`existing: true`) and
+    /// write nothing. Errors: BAD_INPUT (not a JPEG, PNG, WebP or GIF; truncated or damaged;
+    /// content not matching its name; over 40 million pixels), LIMIT (over 50 MiB),
+    /// UNAUTHENTICATED.
+    async fn upload_image(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The change.")] input: UploadImageInput,
+    ) -> async_graphql::Result<ImagePayload> {
+        writable(ctx)?;
+        let actor = match ctx.data_opt::<Viewer>() {
+            Some(Viewer::Staff { name, .. }) => name.clone(),
+            _ => return Err(error(Code::Unauthenticated, "uploading needs an editor token")),
+        };
+        let value = input.file.value(ctx).map_err(|e| error(Code::BadInput, format!("file: {e}")))?;
+        let limit = crate::archive::MAX_UPLOAD as u64;
+        let mut bytes = Vec::new();
+        value
+            .content
+            .take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| error(Code::Internal, format!("reading the upload: {e}")))?;
+        if bytes.len() as u64 > limit {
+            return Err(error(Code::Limit, format!("the file is over {limit} bytes")));
+        }
+        let upload = crate::archive::Upload {
+            bytes,
+            filename: Some(value.filename).filter(|f| !f.is_empty()),
+            content_type: value.content_type,
+            caption: input.caption,
+            credit: input.credit,
+            alt: input.alt,
+        };
+        let archive = ctx.data::<Archive>()?;
+        let written = archive.upload_image(Some(&actor), upload, Default::default()).await.map_err(to_gql)?;
+        let existing = written.replayed;
+        let mut payload = image_outcome(answer(ctx, written).await?)?;
+        payload.existing = existing;
+        Ok(payload)
+    }
+
+    /// Change an image's caption, alt text, credit or rights (only the fields given). Editor
+    /// or admin token. Errors: BAD_INPUT, NOT_FOUND, CONFLICT (retired), UNAUTHENTICATED.
+    async fn describe_image(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The change.")] input: DescribeImageInput,
+    ) -> async_graphql::Result<ImagePayload> {
+        writable(ctx)?;
+        let d = ImageDescribed {
+            caption: input.caption,
+            alt: input.alt,
+            credit: input.credit,
+            rights: input.rights,
+            rights_expire_at: input.rights_expire_at.map(|i| i.0),
+        };
+        let command = Command::Image(image_id(&input.id)?, ImageCommand::Describe(d));
+        image_outcome(execute(ctx, command, options(None, None, None)?).await?)
+    }
+
+    /// Set an image's named crops. Editor or admin token.
+    async fn crop_image(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The change.")] input: CropImageInput,
+    ) -> async_graphql::Result<ImagePayload> {
+        writable(ctx)?;
+        let crops = input.crops.into_iter().map(crop_of).collect::<async_graphql::Result<Vec<_>>>()?;
+        let command = Command::Image(image_id(&input.id)?, ImageCommand::Crop(crops));
+        image_outcome(execute(ctx, command, options(None, None, None)?).await?)
+    }
+
+    /// Retire an image: readers get 410 for it from now on. Editor or admin token.
+    async fn retire_image(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The change.")] input: RetireImageInput,
+    ) -> async_graphql::Result<ImagePayload> {
+        writable(ctx)?;
+        let command = Command::Image(image_id(&input.id)?, ImageCommand::Retire { reason: input.reason });
+        image_outcome(execute(ctx, command, options(None, None, None)?).await?)
+    }
+
+    /// Place an image in an article, or change its placement. Editor or admin token. Errors:
+    /// NOT_FOUND (article or image), CONFLICT (retired image, retracted article, nothing
+    /// changes), BAD_INPUT.
+    async fn place_image(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The change.")] input: PlaceImageInput,
+    ) -> async_graphql::Result<ArticlePayload> {
+        writable(ctx)?;
+        let placement = Placement {
+            image_id: image_id(&input.image_id)?,
+            role: input.role.into(),
+            crop: input.crop.filter(|c| c != "full"),
+            caption: input.caption,
+            credit: input.credit,
+        };
+        let command = Command::Article(article_id(&input.article_id)?, ArticleCommand::PlaceImage(placement));
+        article_outcome(execute(ctx, command, options(None, None, None)?).await?)
+    }
+
+    /// Take an image out of an article. Editor or admin token.
+    async fn remove_image(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The change.")] input: RemoveImageInput,
+    ) -> async_graphql::Result<ArticlePayload> {
+        writable(ctx)?;
+        let command = Command::Article(
+            article_id(&input.article_id)?,
+            ArticleCommand::RemoveImage { image_id: image_id(&input.image_id)? },
+        );
+        article_outcome(execute(ctx, command, options(None, None, None)?).await?)
+    }
+}
