@@ -33,6 +33,22 @@ impl Archive {
     }
 }
 
+impl Archive {
+    /// A reading for a request that reads the views alone (an image's bytes): one position,
+    /// the views' own, so a write the views hold is seen without waiting for the search index.
+    pub fn views_reading(
+        &self,
+        staff: bool,
+        as_of: Option<DateTime<Utc>>,
+        basis: Option<Position>,
+    ) -> Result<Reading> {
+        let here = self.projections_or_err()?.views_checkpoint();
+        let at = basis.map_or(here, |b| b.min(here));
+        let as_of = as_of.filter(|t| *t < Utc::now());
+        Ok(Reading { at: At { as_of, basis: Some(at) }, basis: at, staff })
+    }
+}
+
 impl ReadSnapshot {
     /// The pinned position: `extensions.basis`.
     pub fn basis(&self) -> Position {

@@ -138,7 +138,7 @@ impl ImageObj {
     async fn renditions(
         &self,
         #[graphql(desc = "Widths in pixels.")] widths: Option<Vec<i32>>,
-        #[graphql(desc = "A crop's name, or `full`.", default = "\"full\".to_string()")] crop: String,
+        #[graphql(desc = "A crop's name, or `full`.", default = "full")] crop: String,
     ) -> async_graphql::Result<Vec<RenditionObj>> {
         let Some(c) = self.snap.state.crop(&crop) else {
             return Err(error(Code::BadInput, format!("the image has no crop named {crop:?}")));

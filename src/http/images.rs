@@ -14,7 +14,7 @@ use axum::routing::get;
 
 use super::AppState;
 use crate::Position;
-use crate::archive::{ImageReading, ReadRequest};
+use crate::archive::ImageReading;
 use crate::domain::{Image, ImageId};
 
 /// The image routes.
@@ -58,12 +58,13 @@ async fn found(
             Some(crate::archive::parse_instant(text).map_err(|e| plain(StatusCode::BAD_REQUEST, &e))?)
         }
     };
-    let request = ReadRequest { as_of, basis: params.basis.map(Position), staff, ..Default::default() };
     let archive = state.archive.clone();
+    let basis = params.basis.map(Position);
     let answer = state
         .pool
-        .run_async(async move {
-            let reading = archive.reading(request).await?;
+        .run(move || {
+            // These reads touch the views alone: they stand at the views' own position.
+            let reading = archive.views_reading(staff, as_of, basis)?;
             archive.image(&reading, id)
         })
         .await;

@@ -269,6 +269,12 @@ impl Projections {
         (*self.shared.views.checkpoint.borrow()).min(*self.shared.search.checkpoint.borrow())
     }
 
+    /// The last position the views have applied (reads that touch only the views may stand
+    /// there without waiting for the search index).
+    pub fn views_checkpoint(&self) -> Position {
+        *self.shared.views.checkpoint.borrow()
+    }
+
     /// Waits until every projector has durably applied `position`, or fails with
     /// [`Error::Stale`] after `timeout`. This is how a read sees the caller's own write.
     pub async fn wait_for(&self, position: Position, timeout: Duration) -> Result<()> {

@@ -99,7 +99,7 @@ fn the_readme_tour_runs_as_written() {
     // curl prints each answer without a newline: read them as a stream of JSON values.
     let answers: Vec<serde_json::Value> =
         serde_json::Deserializer::from_str(&stdout).into_iter().collect::<Result<_, _>>().unwrap();
-    assert_eq!(answers.len(), 5, "{stdout}");
+    assert_eq!(answers.len(), 7, "{stdout}");
     for a in &answers {
         assert!(a.get("errors").is_none(), "{a}");
     }
@@ -113,6 +113,12 @@ fn the_readme_tour_runs_as_written() {
     assert!(revisions.iter().all(|r| r["actor"].is_null()));
     let diff = &answers[4]["data"]["article"]["diff"]["fields"];
     assert!(diff.to_string().contains("INSERT") && diff.to_string().contains("DELETE"), "{diff}");
+    // The photograph: placed as the lead, with its caption, and served to a reader.
+    let images = &answers[5]["data"]["placeImage"]["article"]["images"];
+    assert_eq!(images[0]["role"], "LEAD", "{images}");
+    assert_eq!(images[0]["caption"], "The sea wall at high tide");
+    assert_eq!(images[0]["image"]["width"], 640);
+    assert_eq!(answers[6], 200, "a reader fetches the rendition");
 }
 
 #[test]
