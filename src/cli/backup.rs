@@ -51,6 +51,13 @@ pub(super) fn backup(data: DataArgs, out: PathBuf, json: bool) -> anyhow::Result
             copied.push(file);
         }
     }
+    // The images' bytes, each checked against its name on the way.
+    let blobs = store::blobs::Blobs::at(data.data.join("blobs"))
+        .copy_into(&store::blobs::Blobs::at(out.join("blobs")))
+        .context("copying the blobs")?;
+    if blobs > 0 {
+        copied.push("blobs");
+    }
     if json {
         print_json(&Summary { out: out.display().to_string(), head: head.to_string(), copied })?;
     } else {

@@ -96,6 +96,10 @@ pub(super) fn restore(
         );
     }
     store.put_keys(&keys, &erased)?;
+    // The images' bytes, each checked against its name: a damaged one stops the restore.
+    store::blobs::Blobs::at(from.join("blobs"))
+        .copy_into(&store::blobs::Blobs::at(data.data.join("blobs")))
+        .with_context(|| format!("copying the blobs from {}", from.display()))?;
     for file in &copied {
         std::fs::copy(from.join(file), data.data.join(file))
             .with_context(|| format!("copying {file} from {}", from.display()))?;

@@ -151,6 +151,21 @@ impl Blobs {
         Ok((ids, strays))
     }
 
+    /// Copies every blob into `dest` (each checked against its name and synced there): a
+    /// damaged blob stops the copy with an error naming it. Answers how many were copied.
+    pub fn copy_into(&self, dest: &Blobs) -> io::Result<u64> {
+        let mut n = 0;
+        for id in self.ids()? {
+            let bytes = fs::read(self.path(id))?;
+            if BlobId::of(&bytes) != id {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, format!("blob {id} is damaged")));
+            }
+            dest.put(&bytes)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Hashes every blob again: a blob whose bytes changed is named, as is any stray file.
     pub fn verify(&self) -> io::Result<BlobReport> {
         let (ids, strays) = self.scan()?;
@@ -187,8 +202,15 @@ mod tests {
         assert_eq!((report.blobs, report.bytes, report.damaged.len()), (2, 11, 0));
         fs::write(blobs.path(b), b"secone").expect("damage");
         fs::write(blobs.dir().join("stray"), b"x").expect("stray");
+        let copy = Blobs::at(dir.path().join("copy"));
+        assert_eq!(blobs.copy_into(&copy).expect("copy"), 2);
+        assert_eq!(copy.get(a, 100).expect("copied"), b"first");
         let report = blobs.verify().expect("verify");
         assert_eq!(report.damaged, vec![b]);
+        assert!(
+            blobs.copy_into(&Blobs::at(dir.path().join("again"))).is_err(),
+            "a damaged blob is not copied"
+        );
         assert_eq!(report.strays.len(), 1);
     }
 
