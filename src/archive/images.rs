@@ -160,8 +160,7 @@ fn decode(bytes: &[u8], format: ImageFormat) -> image::ImageResult<DynamicImage>
 impl Archive {
     /// The blob store beside the log.
     pub fn blobs(&self) -> Blobs {
-        let data = self.store.path().parent().map(PathBuf::from).unwrap_or_default();
-        Blobs::at(data.join("blobs"))
+        self.store.blobs()
     }
 
     fn renditions_dir(&self) -> PathBuf {

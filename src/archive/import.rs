@@ -9,6 +9,7 @@ use chrono::Utc;
 
 use crate::domain::events::Event;
 use crate::domain::{Article, Author, Meta, StreamKind};
+use crate::store::blobs::{BlobId, Blobs};
 use crate::store::{self, AppendRequest, ExpectedVersion, ProposedEvent, Restored, Store};
 use crate::transfer::{Line, event_of, hex, json_field};
 
@@ -51,10 +52,25 @@ pub fn import(
     store: &Store,
     input: impl Iterator<Item = std::io::Result<String>>,
     batch: usize,
+    progress: impl FnMut(u64),
+) -> Result<ImportReport, ImportError> {
+    import_with_blobs(store, input, batch, None, progress)
+}
+
+/// [`import`], with the images' bytes read from `blobs` (where `morgue export` wrote them).
+/// Each blob an exported `ImageUploaded` names is checked against its hash and stored, synced,
+/// before the batch that names it is handed to the writer.
+pub fn import_with_blobs(
+    store: &Store,
+    input: impl Iterator<Item = std::io::Result<String>>,
+    batch: usize,
+    blobs: Option<&Blobs>,
     mut progress: impl FnMut(u64),
 ) -> Result<ImportReport, ImportError> {
     let mut importer = Importer {
         store,
+        source: blobs,
+        stored: store.blobs(),
         report: ImportReport::default(),
         pending: Vec::new(),
         states: HashMap::new(),
@@ -104,6 +120,10 @@ enum State {
 
 struct Importer<'s> {
     store: &'s Store,
+    /// Where an export's image bytes are read from.
+    source: Option<&'s Blobs>,
+    /// The blob store beside the log.
+    stored: Blobs,
     report: ImportReport,
     pending: Vec<Pending>,
     /// States of the streams the current batch touches (dropped two batches later, so memory
@@ -160,6 +180,9 @@ impl Importer<'_> {
         if record.erases {
             self.keys.remove(&line.stream);
         }
+        for claim in record.claims.iter().filter(|c| c.namespace == "blob") {
+            self.fetch_blob(number, &claim.value)?;
+        }
         // Re-running a restore: records already in the log are skipped if identical.
         if record.event.position <= self.store.head() {
             let stored = self
@@ -177,6 +200,34 @@ impl Importer<'_> {
         Ok(())
     }
 
+    /// Stores the blob an image event names (checked against its hash) unless it is stored.
+    fn fetch_blob(&mut self, number: u64, hash: &str) -> Result<(), ImportError> {
+        let field = "payload.hash";
+        let id = BlobId::parse(hash).ok_or_else(|| self.error(number, field, "not a BLAKE3 hash in hex"))?;
+        if self.stored.contains(id) {
+            return Ok(());
+        }
+        let Some(source) = self.source else {
+            return Err(self.error(
+                number,
+                field,
+                format!("the image's bytes (blob {id}) are not here: pass --blobs, the directory `morgue export` wrote them to"),
+            ));
+        };
+        let bytes = source.get(id, super::images::MAX_UPLOAD as u64).map_err(|e| {
+            self.error(number, field, format!("blob {id} in {}: {e}", source.dir().display()))
+        })?;
+        if BlobId::of(&bytes) != id {
+            return Err(self.error(
+                number,
+                field,
+                format!("blob {id} in {} is damaged", source.dir().display()),
+            ));
+        }
+        self.stored.put(&bytes).map_err(|e| self.error(number, field, format!("storing blob {id}: {e}")))?;
+        Ok(())
+    }
+
     fn error(&self, line: u64, field: &str, message: impl Into<String>) -> ImportError {
         ImportError { line, field: field.to_owned(), message: message.into(), committed: self.committed() }
     }
@@ -186,7 +237,7 @@ impl Importer<'_> {
             self.error(
                 number,
                 "stream",
-                format!("{:?} is not `article-<ULID>` or `author-<ULID>`", line.stream),
+                format!("{:?} is not `article-<ULID>`, `author-<ULID>` or `image-<ULID>`", line.stream),
             )
         })?;
         if line.position.is_some() {

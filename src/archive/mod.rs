@@ -14,7 +14,7 @@ mod rule;
 mod snapshot;
 
 pub use images::{ImageReading, MAX_UPLOAD, Rendition, Upload, WIDTHS as IMAGE_WIDTHS};
-pub use import::{ImportError, ImportReport, import};
+pub use import::{ImportError, ImportReport, import, import_with_blobs};
 pub use import_ninjs::{DEFAULT_RETRACTION, import_ninjs};
 pub use ninjs::export_ninjs;
 pub use read::{READ_YOUR_WRITES_WAIT, ReadRequest, Reading, Revision, parse_instant};

@@ -55,8 +55,18 @@ pub(super) fn import(
     file: PathBuf,
     format: Format,
     batch: usize,
+    blobs: Option<PathBuf>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
+    let blobs = match blobs {
+        Some(dir) => {
+            anyhow::ensure!(dir.is_dir(), "--blobs {}: no such directory", dir.display());
+            Some(crate::store::blobs::Blobs::at(dir))
+        }
+        // Where `morgue export --out <file>` put them.
+        None => Some(crate::store::blobs::Blobs::at(super::export::blobs_beside(&file)))
+            .filter(|b| b.dir().is_dir()),
+    };
     let store = data.open_store()?;
     let input = open_input(&file)?;
     let lines: Box<dyn Iterator<Item = std::io::Result<String>>> = match format {
@@ -73,7 +83,7 @@ pub(super) fn import(
     let report = match format {
         Format::Ninjs => crate::archive::import_ninjs(&store, lines, batch, |n| bar.set_position(n)),
         Format::Morgue | Format::Corpus => {
-            crate::archive::import(&store, lines, batch, |n| bar.set_position(n))
+            crate::archive::import_with_blobs(&store, lines, batch, blobs.as_ref(), |n| bar.set_position(n))
         }
     }
     .with_context(|| format!("importing {}", file.display()))?;

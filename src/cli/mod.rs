@@ -168,6 +168,10 @@ pub enum Commands {
     /// (`pubStatus` `canceled`) at `contentCreated`. A `uri` of `urn:morgue:article:<id>`
     /// keeps its id. A line already imported is skipped.
     ///
+    /// An export's image events need their bytes: they are read from `--blobs` (by default
+    /// `<file>.blobs`, where `morgue export --out <file>` writes them), checked against their
+    /// hashes and stored, synced, before the events that name them are appended.
+    ///
     /// Example: `morgue import fixtures/archive.jsonl`; `morgue import --format ninjs items.jsonl`
     Import {
         #[command(flatten)]
@@ -182,6 +186,9 @@ pub enum Commands {
         /// Lines per transaction.
         #[arg(long, default_value_t = crate::transfer::DEFAULT_BATCH)]
         batch: usize,
+        /// The directory holding the images' bytes (default: `<file>.blobs`, when it exists).
+        #[arg(long)]
+        blobs: Option<PathBuf>,
         /// Print the summary as JSON: `{"file", "lines", "appended", "skipped", "seconds",
         /// "headBefore", "head"}`.
         #[arg(long)]
@@ -199,6 +206,10 @@ pub enum Commands {
     /// only `version` and `versionCreated`, this log's own stream version and recording time,
     /// differ.
     ///
+    /// The images' bytes go beside the JSON Lines: `--out archive.jsonl` writes them to
+    /// `archive.jsonl.blobs/` (or to `--blobs DIR`), each checked against its hash, so that
+    /// `morgue import archive.jsonl` restores them byte for byte.
+    ///
     /// Example: `morgue export --out archive.jsonl`; `morgue export --format ninjs --out items.jsonl`
     Export {
         #[command(flatten)]
@@ -210,6 +221,10 @@ pub enum Commands {
         /// Output file (standard output when absent).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Where the images' bytes go (default: `<out>.blobs`; needed with standard output
+        /// when the archive holds images).
+        #[arg(long)]
+        blobs: Option<PathBuf>,
         /// `morgue` (the whole log, for operators) or `ninjs` (what readers may see).
         #[arg(long, value_enum, default_value_t = ExportFormat::Morgue)]
         format: ExportFormat,
@@ -372,10 +387,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Commands::Rebuild { data, which, json } => rebuild::rebuild(data, which, json),
         Commands::WriterKey { data, signing_key } => writer_key::writer_key(data, signing_key),
         Commands::Verify { data, json } => verify::verify(data, json),
-        Commands::Import { data, file, format, batch, json } => {
-            import::import(data, file, format, batch, json)
+        Commands::Import { data, file, format, batch, blobs, json } => {
+            import::import(data, file, format, batch, blobs, json)
         }
-        Commands::Export { data, from, out, format, json } => export::export(data, from, out, format, json),
+        Commands::Export { data, from, out, blobs, format, json } => {
+            export::export(data, from, export::Targets { out, blobs }, format, json)
+        }
         Commands::Backup { data, out, json } => backup::backup(data, out, json),
         Commands::Restore { data, from, erased, json } => restore::restore(data, from, erased, json),
         Commands::Compact { data, json } => compact::compact(data, json),

@@ -253,6 +253,11 @@ impl Store {
         &self.inner.path
     }
 
+    /// The blob store beside the log (`blobs/` in the data directory that holds it).
+    pub fn blobs(&self) -> blobs::Blobs {
+        blobs::Blobs::at(self.inner.path.parent().unwrap_or(Path::new(".")).join("blobs"))
+    }
+
     /// The LMDB environment (for `project`, which keeps nothing in it, and for backups).
     pub fn env(&self) -> &Env {
         &self.inner.env

@@ -14,6 +14,7 @@ mod erasure;
 mod fixtures;
 mod generated;
 mod hostile;
+mod image_transfer;
 mod images;
 mod layout;
 mod leak;
