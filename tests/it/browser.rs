@@ -161,6 +161,47 @@ fn a_historian_travels_in_time_in_a_real_browser() {
         let after = c.find(Locator::Css("main")).await.unwrap().html(false).await.unwrap();
         assert_eq!(before, after, "the cited page is the same after a new revision");
         shot("6-cited-after-revision").await;
+
+        // A photograph placed at the top of the article: the browser loads its rendition, and
+        // the figure leads to the image's page, which lists the article.
+        let upload = crate::images::curl_upload(&s, Some(&editor), &crate::images::fixture("sea-wall.png"), "Spray over the sea wall");
+        let image = upload["data"]["uploadImage"]["image"]["id"].as_str().expect("uploaded").to_owned();
+        let placed: serde_json::Value = client
+            .post(format!("{base}/graphql"))
+            .bearer_auth(&editor)
+            .json(&json!({"query": "mutation($i: ID!) { placeImage(input: {articleId: \"01H0000000000000000000B033\", imageId: $i, role: LEAD}) { position } }", "variables": {"i": image}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let position = placed["data"]["placeImage"]["position"].as_str().expect("placed").to_owned();
+        s.archive.projections().unwrap().wait_for(position.parse::<u64>().unwrap().into(), std::time::Duration::from_secs(30)).await.unwrap();
+        c.goto(&format!("{base}/articles/airship-seen-over-gannet-head")).await.unwrap();
+        let figure = c.find(Locator::Css("article figure.lead")).await.unwrap();
+        let caption = figure.find(Locator::Css("figcaption")).await.unwrap().text().await.unwrap();
+        assert!(caption.contains("Spray over the sea wall"), "{caption}");
+        // The browser picked a rendition from the srcset and decoded it (bounded wait for the load).
+        let loaded = c
+            .execute_async(
+                "const [done] = arguments; const img = document.querySelector('figure.lead img'); \
+                 const report = () => done([img.complete, img.naturalWidth, img.currentSrc]); \
+                 if (img.complete) { report(); } else { img.addEventListener('load', report); img.addEventListener('error', report); }",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(loaded[0], true, "{loaded}");
+        assert!(loaded[1].as_u64().unwrap_or(0) >= 160, "the lead image was decoded: {loaded}");
+        assert!(loaded[2].as_str().unwrap_or("").contains(&format!("/images/{image}/full/")), "{loaded}");
+        shot("7-lead-image").await;
+        figure.find(Locator::Css("a")).await.unwrap().click().await.unwrap();
+        let image_path: &'static str = Box::leak(format!("/images/{image}").into_boxed_str());
+        arrive(image_path).await;
+        let used = c.find(Locator::Css("section.usages")).await.unwrap().text().await.unwrap();
+        assert!(used.contains("Balloon Over Gannet Head"), "{used}");
+        shot("8-image-page").await;
         c.close().await.unwrap();
     });
 }

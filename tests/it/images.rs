@@ -12,7 +12,12 @@ use crate::server::Server;
 const UPLOAD: &str = "mutation($file: Upload!, $caption: String) { uploadImage(input: {file: $file, caption: $caption, credit: \"Morgue staff\"}) { image { id caption width height mediaType contentHash } version position existing } }";
 
 /// Uploads `path` with curl, as the spec's example: `operations`, `map`, then the file.
-fn curl_upload(server: &Server, token: Option<&str>, path: &std::path::Path, caption: &str) -> Value {
+pub(crate) fn curl_upload(
+    server: &Server,
+    token: Option<&str>,
+    path: &std::path::Path,
+    caption: &str,
+) -> Value {
     let operations = json!({"query": UPLOAD, "variables": {"file": null, "caption": caption}}).to_string();
     let mut cmd = Command::new("curl");
     cmd.args(["-sS", &format!("{}/graphql", server.base)]);
@@ -33,11 +38,15 @@ fn blob_count(server: &Server) -> usize {
 
 /// Waits (with a deadline) until the views and the search index hold every write, so that a
 /// read's snapshot includes them.
-fn settle(server: &Server) {
+pub(crate) fn settle(server: &Server) {
     server.archive.projections().unwrap().catch_up(std::time::Duration::from_secs(30)).unwrap();
 }
 
-fn get(server: &Server, path: &str, token: Option<&str>) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+pub(crate) fn get(
+    server: &Server,
+    path: &str,
+    token: Option<&str>,
+) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
     settle(server);
     server.rt.block_on(async {
         let mut req = server.http.get(format!("{}{path}", server.base));
@@ -50,11 +59,11 @@ fn get(server: &Server, path: &str, token: Option<&str>) -> (u16, reqwest::heade
     })
 }
 
-fn fixture(name: &str) -> std::path::PathBuf {
+pub(crate) fn fixture(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/images").join(name)
 }
 
-fn published_article(server: &Server, body: &str) -> String {
+pub(crate) fn published_article(server: &Server, body: &str) -> String {
     let data = server.ok(
         Some(&server.editor),
         "mutation($b: String!) { draftArticle(input: {headline: \"Harbour\", body: $b, section: \"city\"}) { article { id } } }",
@@ -69,7 +78,7 @@ fn published_article(server: &Server, body: &str) -> String {
     id
 }
 
-fn place(server: &Server, article: &str, image: &str) -> Value {
+pub(crate) fn place(server: &Server, article: &str, image: &str) -> Value {
     server.ok(
         Some(&server.editor),
         "mutation($a: ID!, $i: ID!) { placeImage(input: {articleId: $a, imageId: $i, role: LEAD}) { article { images { role caption credit image { id } } } position } }",
@@ -138,12 +147,12 @@ fn bad_files_get_bad_input_and_store_nothing() {
     assert_eq!(blob_count(&server), 0, "no bytes were stored");
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 /// Polls until the clock has moved past every instant already used (no sleeping).
-fn later_than(instant: &str) -> String {
+pub(crate) fn later_than(instant: &str) -> String {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
         let t = now();

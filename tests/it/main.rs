@@ -15,6 +15,7 @@ mod fixtures;
 mod generated;
 mod hostile;
 mod image_transfer;
+mod image_web;
 mod images;
 mod layout;
 mod leak;

@@ -4,6 +4,7 @@
 //! handle as the GraphQL resolvers. Every state is a URL.
 
 mod feed;
+mod figures;
 mod markdown;
 mod memento;
 mod ninjs;
@@ -63,6 +64,7 @@ pub fn routes() -> Router<AppState> {
         .route("/articles/{slug}", get(article))
         .route("/articles/{slug}/history", get(history))
         .route("/authors/{id}", get(author))
+        .route("/images/{id}", get(image))
         .route("/timeline", get(timeline))
         .route("/feeds/atom", get(atom))
         .route("/timemap/{format}/articles/{slug}", get(article_timemap))
@@ -345,6 +347,40 @@ async fn author(
         a.author(r, id)?.map(|snap| pages::author(a, r, &p, &snap)).transpose()
     });
     time_travel(&state, &params, &headers, memento::Resource::Author(id), NO_AUTHOR, page).await
+}
+
+/// An image's page: 404 when the reader may not see it at the instant, 410 once retired.
+async fn image(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(params): Query<Params>,
+) -> Response {
+    const NO_IMAGE: &str = "There is no such image in the archive at this date.";
+    let Ok(id) = id.parse() else {
+        return error_page(StatusCode::NOT_FOUND, "There is no such image.");
+    };
+    let archive = state.archive.clone();
+    let r = match reading(&archive, &params).await {
+        Ok(r) => r,
+        Err(page) => return page,
+    };
+    let page = state
+        .pool
+        .run(move || {
+            figures::image(&archive, &r, &params, id).map(|page| match page {
+                figures::ImagePage::Page(m) => Ok(m.into_string()),
+                figures::ImagePage::Gone => Err(StatusCode::GONE),
+                figures::ImagePage::Missing => Err(StatusCode::NOT_FOUND),
+            })
+        })
+        .await;
+    match page {
+        Ok(Ok(Ok(markup))) => html(StatusCode::OK, markup),
+        Ok(Ok(Err(StatusCode::GONE))) => error_page(StatusCode::GONE, "This image is no longer available."),
+        Ok(Ok(Err(_))) => error_page(StatusCode::NOT_FOUND, NO_IMAGE),
+        Ok(Err(e)) => failure(&e),
+        Err(refused) => error_page(StatusCode::SERVICE_UNAVAILABLE, &refused.to_string()),
+    }
 }
 
 async fn timeline(State(state): State<AppState>, Query(params): Query<Params>) -> Response {

@@ -14,7 +14,7 @@ use crate::domain::{Article, ArticleStatus, Author, AuthorId};
 use crate::{Error, Result};
 
 /// A URL with query parameters (empty ones left out).
-fn url(path: &str, pairs: Vec<(&str, Option<String>)>) -> String {
+pub(super) fn url(path: &str, pairs: Vec<(&str, Option<String>)>) -> String {
     let mut query = form_urlencoded::Serializer::new(String::new());
     let mut any = false;
     for (k, v) in &pairs {
@@ -27,7 +27,7 @@ fn url(path: &str, pairs: Vec<(&str, Option<String>)>) -> String {
 }
 
 /// The time parameters every link keeps.
-fn time(params: &Params) -> Vec<(&'static str, Option<String>)> {
+pub(super) fn time(params: &Params) -> Vec<(&'static str, Option<String>)> {
     vec![("asOf", params.as_of.clone()), ("basis", params.basis.map(|b| b.to_string()))]
 }
 
@@ -39,11 +39,11 @@ fn with_time(
     pairs
 }
 
-fn day(t: DateTime<Utc>) -> String {
+pub(super) fn day(t: DateTime<Utc>) -> String {
     t.format("%-d %B %Y").to_string()
 }
 
-fn layout(
+pub(super) fn layout(
     title: &str,
     r: &Reading,
     params: &Params,
@@ -272,6 +272,7 @@ pub fn search(archive: &Archive, r: &Reading, params: &Params) -> Result<Markup>
 pub fn article(archive: &Archive, r: &Reading, params: &Params, snap: &Snapshot<Article>) -> Result<Markup> {
     let a = &snap.state;
     let names = byline_names(archive, r, a)?;
+    let figures = super::figures::figures(archive, r, params, a)?;
     let path = format!("/articles/{}", a.slug);
     let body = html! {
         article {
@@ -294,7 +295,11 @@ pub fn article(archive: &Archive, r: &Reading, params: &Params, snap: &Snapshot<
                 " · version " (snap.version)
                 " · " a href=(url(&format!("{path}/history"), time(params))) { "History" }
             }
+            @if let Some(lead) = &figures.lead { (lead) }
             div.body { (PreEscaped(markdown::render(&a.body))) }
+            @if !figures.rest.is_empty() {
+                section.figures { @for f in &figures.rest { (f) } }
+            }
             @if !a.corrections.is_empty() {
                 section.corrections {
                     h2 { "Corrections" }
