@@ -4,6 +4,7 @@
 //! that was decided on), answer with the new state, its version and the position written.
 
 pub mod history;
+mod image_search;
 mod images;
 mod import;
 mod import_ninjs;

@@ -300,6 +300,26 @@ impl ImageQuery {
             ImageReading::Gone | ImageReading::Missing => None,
         })
     }
+
+    /// Images whose caption, credit or alt text matches the query's words, as they stood at
+    /// the instant read, among those you may see then (best-matching articles' images first).
+    #[graphql(complexity = "super::list_cost(first, 10, child_complexity)")]
+    async fn images(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Words to find in captions, credits and alt texts.")] query: String,
+        #[graphql(desc = "Read the images as they stood at this instant. Default: now.")] as_of: Option<
+            Instant,
+        >,
+        #[graphql(desc = "How many images: default 10, at most 100.")] first: Option<i32>,
+        #[graphql(desc = "Wait (up to 5 s) until the projectors include this position.")]
+        min_position: Option<Pos>,
+    ) -> async_graphql::Result<Vec<ImageObj>> {
+        let first = super::page_size(first, 10)?;
+        let r = reading(ctx, as_of, None, None, min_position).await?;
+        let found = ctx.data::<Archive>()?.images_matching(&r, &query, first).map_err(to_gql)?;
+        Ok(found.into_iter().map(|snap| ImageObj { snap, reading: r }).collect())
+    }
 }
 
 /// What an image mutation answers.

@@ -200,11 +200,11 @@ mod tests {
         assert_eq!(blobs.ids().expect("ids").len(), 2);
         let report = blobs.verify().expect("verify");
         assert_eq!((report.blobs, report.bytes, report.damaged.len()), (2, 11, 0));
-        fs::write(blobs.path(b), b"secone").expect("damage");
-        fs::write(blobs.dir().join("stray"), b"x").expect("stray");
         let copy = Blobs::at(dir.path().join("copy"));
         assert_eq!(blobs.copy_into(&copy).expect("copy"), 2);
         assert_eq!(copy.get(a, 100).expect("copied"), b"first");
+        fs::write(blobs.path(b), b"secone").expect("damage");
+        fs::write(blobs.dir().join("stray"), b"x").expect("stray");
         let report = blobs.verify().expect("verify");
         assert_eq!(report.damaged, vec![b]);
         assert!(

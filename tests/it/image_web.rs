@@ -118,3 +118,61 @@ fn an_image_only_in_a_draft_has_no_page_and_its_caption_never_shows() {
 fn urlencode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
+
+#[test]
+fn captions_credits_and_alt_texts_are_searchable_as_of_their_instant() {
+    let server = Server::start();
+    let up =
+        curl_upload(&server, Some(&server.editor), &fixture("sea-wall.png"), "Spray over the quillwort wall");
+    let image = up["data"]["uploadImage"]["image"]["id"].as_str().unwrap().to_owned();
+    server.ok(
+        Some(&server.editor),
+        "mutation($id: ID!) { describeImage(input: {id: $id, alt: \"Grey stones under ptarmigan clouds\"}) { version } }",
+        json!({"id": image}),
+    );
+    let article = published_article(&server, "The wall held.");
+    let before = later_than(&now());
+    place(&server, &article, &image);
+    settle(&server);
+
+    let search = |query: &str, at: Option<&str>| {
+        let data = server.ok(
+            None,
+            "query($q: String!, $at: DateTime) { search(query: $q, asOf: $at) { hits { article { id } } } images(query: $q, asOf: $at) { id } }",
+            json!({"q": query, "at": at}),
+        );
+        let articles: Vec<String> = data["search"]["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["article"]["id"].as_str().unwrap().to_owned())
+            .collect();
+        let images: Vec<String> =
+            data["images"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect();
+        (articles, images)
+    };
+    // Found through the caption, the credit and the alt text, by plain words and by `caption:`.
+    for query in ["quillwort", "caption:quillwort", "ptarmigan", "caption:(morgue staff)"] {
+        assert_eq!(search(query, None), (vec![article.clone()], vec![image.clone()]), "{query}");
+    }
+    // Before the image was placed, no article showed those words.
+    assert_eq!(search("quillwort", Some(&before)), (vec![], vec![]));
+    // Words the captions do not hold find nothing.
+    assert_eq!(search("caption:held", None), (vec![], vec![]), "the body is not a caption");
+
+    // An image placed only in a draft is never found by readers.
+    let hidden =
+        curl_upload(&server, Some(&server.editor), &fixture("lighthouse.png"), "The xylarium beacon");
+    let hidden = hidden["data"]["uploadImage"]["image"]["id"].as_str().unwrap().to_owned();
+    let draft = server.ok(
+        Some(&server.editor),
+        "mutation { draftArticle(input: {headline: \"Later\", body: \"Not yet.\", section: \"city\"}) { article { id } } }",
+        json!({}),
+    )["draftArticle"]["article"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    place(&server, &draft, &hidden);
+    settle(&server);
+    assert_eq!(search("xylarium", None), (vec![], vec![]));
+}

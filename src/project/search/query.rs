@@ -73,6 +73,26 @@ fn instant_micros(text: &str) -> Result<i64> {
     Ok(t.timestamp_micros())
 }
 
+/// The words of `text` as the index analyses them (`en_stem`: split on non-alphanumerics,
+/// lowercased, stemmed; words over 40 bytes dropped): what decides whether a text matches a
+/// word without running the index.
+pub fn stems(text: &str) -> std::collections::HashSet<String> {
+    use tantivy::tokenizer::{
+        Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer,
+    };
+    let mut analyzer = TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .filter(Stemmer::new(Language::English))
+        .build();
+    let mut out = std::collections::HashSet::new();
+    let mut stream = analyzer.token_stream(text);
+    while let Some(token) = stream.next() {
+        out.insert(token.text.clone());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::published_in_micros;
