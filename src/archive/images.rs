@@ -157,6 +157,26 @@ fn decode(bytes: &[u8], format: ImageFormat) -> image::ImageResult<DynamicImage>
     reader.decode()
 }
 
+/// Whether events of this type name blobs (from the type alone, without the payload).
+pub fn names_blobs(event_type: &str) -> bool {
+    crate::domain::events::names_blobs(event_type)
+}
+
+/// The blobs a stored event names, read from its (opened) payload: an image's upload names its
+/// bytes; other events name none.
+pub fn blobs_named(event: &crate::store::RecordedEvent) -> Result<Vec<BlobId>> {
+    if !crate::domain::events::names_blobs(&event.event_type) {
+        return Ok(Vec::new());
+    }
+    let (decoded, _) = super::decode(event)?;
+    Ok(decoded
+        .claims()
+        .into_iter()
+        .filter(|(namespace, _)| *namespace == "blob")
+        .filter_map(|(_, hash)| BlobId::parse(&hash))
+        .collect())
+}
+
 impl Archive {
     /// The blob store beside the log.
     pub fn blobs(&self) -> Blobs {

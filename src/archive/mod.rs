@@ -14,7 +14,9 @@ mod read;
 mod rule;
 mod snapshot;
 
-pub use images::{ImageReading, MAX_UPLOAD, Rendition, Upload, WIDTHS as IMAGE_WIDTHS};
+pub use images::{
+    ImageReading, MAX_UPLOAD, Rendition, Upload, WIDTHS as IMAGE_WIDTHS, blobs_named, names_blobs,
+};
 pub use import::{ImportError, ImportReport, import, import_with_blobs};
 pub use import_ninjs::{DEFAULT_RETRACTION, import_ninjs};
 pub use ninjs::export_ninjs;

@@ -505,6 +505,12 @@ pub fn is_erasure(event_type: &str) -> bool {
     event_type == EVENT_TYPES[13] || event_type == EVENT_TYPES[14]
 }
 
+/// Whether events of this type name bytes kept beside the log (an image's upload names its
+/// blob), read from the type alone: only these need their payload read to find them.
+pub fn names_blobs(event_type: &str) -> bool {
+    event_type == EVENT_TYPES[18]
+}
+
 /// The schema version written today for an event type; 0 for an unknown type.
 pub fn current_version(event_type: &str) -> u16 {
     match event_type {

@@ -36,6 +36,8 @@ async fn session(store: &Store, link: &Link) -> Result<(), String> {
     }
     link.remote.store(last.max(head), Ordering::Release);
     let bucket = super::keys::open(&js, config, false).await?;
+    let objects = super::blobs::open(&js, config, false).await?;
+    let local = store.blobs();
 
     // The log is the checkpoint: start the consumer where it ends.
     let _ = stream.delete_consumer(&config.consumer).await;
@@ -135,6 +137,15 @@ async fn session(store: &Store, link: &Link) -> Result<(), String> {
                 );
                 link.halt(reason.clone());
                 return Err(reason);
+            }
+        }
+        // The bytes the batch's events name are here, checked and synced, before the events.
+        for record in &records {
+            for claim in record.claims.iter().filter(|c| c.namespace == "blob") {
+                let id = crate::store::blobs::BlobId::parse(&claim.value).ok_or_else(|| {
+                    format!("position {} names a blob {:?}", record.event.position, claim.value)
+                })?;
+                super::blobs::fetch(&objects, &local, id).await?;
             }
         }
         if !records.is_empty() {

@@ -13,6 +13,7 @@
 //! What a published message holds (subjects, headers, payload) is documented in
 //! `docs/feed.md`: other services consume the same feed.
 
+pub mod blobs;
 mod follow;
 pub mod keys;
 mod publish;

@@ -11,6 +11,7 @@ use super::Link;
 use super::wire::WireEvent;
 use crate::Position;
 use crate::store::Store;
+use crate::store::blobs::BlobId;
 
 /// Events read from the log per round.
 const BATCH: usize = 1024;
@@ -34,7 +35,7 @@ async fn session(store: &Store, link: &Link) -> Result<(), String> {
             description: Some(
                 "morgue: the archive's event log, one message per event, sequence = position".into(),
             ),
-            subjects: vec!["morgue.article.*".into(), "morgue.author.*".into()],
+            subjects: subjects(),
             storage: stream::StorageType::File,
             num_replicas: config.replicas.max(1),
             // The archive forgets nothing.
@@ -46,6 +47,15 @@ async fn session(store: &Store, link: &Link) -> Result<(), String> {
         })
         .await
         .map_err(|e| format!("creating stream {}: {e}", config.stream))?;
+    // A stream made before images were published: it takes their subject too.
+    let mut existing =
+        stream.info().await.map_err(|e| format!("stream {}: {e}", config.stream))?.config.clone();
+    if existing.subjects != subjects() {
+        existing.subjects = subjects();
+        js.update_stream(existing)
+            .await
+            .map_err(|e| format!("adding subjects to stream {}: {e}", config.stream))?;
+    }
     let last = super::last_sequence(&mut stream).await?;
     if let Err(reason) = check_same_log(store, &stream, last).await {
         // Publishing on would fork the feed: stop for good and refuse writes.
@@ -53,6 +63,8 @@ async fn session(store: &Store, link: &Link) -> Result<(), String> {
         return Err(reason);
     }
     let bucket = super::keys::open(&js, config, true).await?;
+    let objects = super::blobs::open(&js, config, true).await?;
+    let local = store.blobs();
     link.done.store(last, Ordering::Release);
     link.set_connected(true);
     tracing::info!(target = %config.describe(), last, head = %store.head(), "publishing the log");
@@ -69,12 +81,16 @@ async fn session(store: &Store, link: &Link) -> Result<(), String> {
         }
         let reader = store.clone();
         let after = Position(next - 1);
-        let (events, keys) = tokio::task::spawn_blocking(move || batch(&reader, after))
+        let (events, keys, named) = tokio::task::spawn_blocking(move || batch(&reader, after))
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("reading the log: {e}"))?;
         let mut acks: VecDeque<(u64, PublishAckFuture)> = VecDeque::with_capacity(WINDOW);
-        for (event, key) in events.iter().zip(keys) {
+        for ((event, key), blobs) in events.iter().zip(keys).zip(named) {
+            // The bytes an event names are in the bucket before the event is on the stream.
+            for id in blobs {
+                super::blobs::put(&objects, &local, id).await?;
+            }
             // A stream's key is in the bucket before its first event is on the stream; an
             // erasure destroys it there before the erasure itself is published.
             match key {
@@ -111,17 +127,29 @@ enum KeyChange {
     Shred,
 }
 
+/// The subjects of the stream: one per kind of stream.
+fn subjects() -> Vec<String> {
+    vec!["morgue.article.*".into(), "morgue.author.*".into(), "morgue.image.*".into()]
+}
+
+/// What [`batch`] answers: the events, each one's key change, and the blobs each names.
+type Batch = (Vec<crate::store::RecordedEvent>, Vec<KeyChange>, Vec<Vec<BlobId>>);
+
 /// The next events as stored (sealed payloads stay sealed on the feed), and for each the key
-/// change it brings: a stream's first event puts its key, an erasure shreds it.
-fn batch(
-    store: &Store,
-    after: Position,
-) -> crate::store::Result<(Vec<crate::store::RecordedEvent>, Vec<KeyChange>)> {
+/// change it brings (a stream's first event puts its key, an erasure shreds it) and the blobs
+/// it names.
+fn batch(store: &Store, after: Position) -> crate::Result<Batch> {
     let reader = store.reader()?;
     let erased: rustc_hash::FxHashMap<String, Position> = reader.erased()?.into_iter().collect();
     let events: Vec<_> = reader.stored_after(after)?.take(BATCH).collect::<crate::store::Result<_>>()?;
     let mut changes = Vec::with_capacity(events.len());
+    let mut named = Vec::with_capacity(events.len());
     for e in &events {
+        named.push(if crate::archive::names_blobs(&e.event_type) {
+            crate::archive::blobs_named(&reader.event(e.position)?)?
+        } else {
+            Vec::new()
+        });
         changes.push(if erased.get(&e.stream) == Some(&e.position) {
             KeyChange::Shred
         } else if e.version == 1 && e.sealed {
@@ -130,7 +158,7 @@ fn batch(
             KeyChange::None
         });
     }
-    Ok((events, changes))
+    Ok((events, changes, named))
 }
 
 /// Waits for one acknowledgement and records it: the stream must have put the event at its

@@ -25,6 +25,7 @@ mod ninjs_import;
 mod operations;
 mod project;
 mod replicate;
+mod replicate_images;
 mod restore;
 mod schedule;
 mod schedule_ahead;
