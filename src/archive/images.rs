@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use image::{DynamicImage, ImageFormat, ImageReader, Limits};
 
 use super::{Archive, Reading, WriteOptions, Written};
-use crate::domain::image::{Crop, EmbeddedFacts, ImageCommand, ImageUploaded};
+use crate::domain::image::{Crop, ImageCommand, ImageUploaded};
 use crate::domain::{ArticleId, Command, Image, ImageId};
 use crate::project::views::Snapshot;
 use crate::store::blobs::{BlobId, Blobs};
@@ -134,16 +134,18 @@ pub fn inspect(upload: &Upload) -> Result<ImageUploaded> {
         )));
     }
     decode(bytes, format).map_err(|e| bad(format!("the {kind} file is damaged: {e}")))?;
+    // What the file says of itself (the image's caption, credit and rights until given).
+    let embedded = super::embedded::facts(bytes, format);
     Ok(ImageUploaded {
         hash: BlobId::of(bytes).to_string(),
         media_type: kind.to_owned(),
         width,
         height,
         bytes: bytes.len() as u64,
-        embedded: EmbeddedFacts::default(),
         caption: upload.caption.clone(),
         credit: upload.credit.clone(),
         alt: upload.alt.clone(),
+        embedded,
     })
 }
 

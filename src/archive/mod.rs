@@ -3,6 +3,7 @@
 //! `execute` is the write path in one screen: validate, load, decide, append (with the version
 //! that was decided on), answer with the new state, its version and the position written.
 
+pub mod embedded;
 pub mod history;
 mod image_search;
 mod images;

@@ -103,6 +103,10 @@ impl ImageObj {
     async fn content_hash(&self) -> &str {
         &self.snap.state.upload.hash
     }
+    /// What the file says of itself (its IPTC and EXIF data), read when it was uploaded.
+    async fn embedded(&self) -> EmbeddedObj {
+        EmbeddedObj(self.snap.state.upload.embedded.clone())
+    }
     /// Retired: readers get 410 for it.
     async fn retired(&self) -> bool {
         self.snap.state.retired
@@ -563,5 +567,35 @@ impl ImageMutation {
             ArticleCommand::RemoveImage { image_id: image_id(&input.image_id)? },
         );
         article_outcome(execute(ctx, command, options(None, None, None)?).await?)
+    }
+}
+
+/// The facts an image file carries.
+pub struct EmbeddedObj(domain::image::EmbeddedFacts);
+
+/// The facts an image file carries (IPTC first, EXIF where IPTC is silent), read when it was
+/// uploaded.
+#[Object(name = "EmbeddedFacts")]
+impl EmbeddedObj {
+    /// Who made it (IPTC By-line, or EXIF Artist).
+    async fn creator(&self) -> Option<&str> {
+        self.0.creator.as_deref()
+    }
+    /// Its credit line (IPTC Credit).
+    async fn credit(&self) -> Option<&str> {
+        self.0.credit.as_deref()
+    }
+    /// Its copyright notice (IPTC Copyright Notice, or EXIF Copyright).
+    async fn copyright(&self) -> Option<&str> {
+        self.0.copyright.as_deref()
+    }
+    /// When it was taken, as the file says (IPTC Date Created `YYYY-MM-DD`, or EXIF
+    /// DateTimeOriginal `YYYY-MM-DDTHH:MM:SS`, local time of the camera).
+    async fn taken_at(&self) -> Option<&str> {
+        self.0.taken_at.as_deref()
+    }
+    /// The caption it carries (IPTC Caption/Abstract, or EXIF ImageDescription).
+    async fn caption(&self) -> Option<&str> {
+        self.0.caption.as_deref()
     }
 }

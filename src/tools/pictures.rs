@@ -89,6 +89,106 @@ pub fn jpeg(picture: &RgbImage) -> Vec<u8> {
     out.into_inner()
 }
 
+/// A picture as JPEG bytes carrying facts the way cameras and picture desks write them: an
+/// EXIF block (`APP1`: ImageDescription from `exif.caption`, Artist, Copyright, and
+/// DateTimeOriginal from `exif.taken_at`, written as EXIF writes it, `YYYY:MM:DD HH:MM:SS`) and
+/// an IPTC block (`APP13`: By-line, Credit, Copyright Notice, Caption/Abstract, and Date
+/// Created from `iptc.taken_at`, written `CCYYMMDD`).
+pub fn jpeg_with_facts(
+    picture: &RgbImage,
+    exif: &crate::domain::image::EmbeddedFacts,
+    iptc: &crate::domain::image::EmbeddedFacts,
+) -> Vec<u8> {
+    let plain = jpeg(picture);
+    let mut out = plain[..2].to_vec(); // SOI
+    let segment = |out: &mut Vec<u8>, marker: u8, payload: &[u8]| {
+        out.extend_from_slice(&[0xFF, marker]);
+        out.extend_from_slice(&u16::try_from(payload.len() + 2).expect("a small segment").to_be_bytes());
+        out.extend_from_slice(payload);
+    };
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend_from_slice(&tiff(exif));
+    segment(&mut out, 0xE1, &app1);
+    let mut iim = Vec::new();
+    let fields = [
+        (80u8, &iptc.creator),
+        (110, &iptc.credit),
+        (116, &iptc.copyright),
+        (55, &iptc.taken_at),
+        (120, &iptc.caption),
+    ];
+    for (dataset, value) in fields {
+        if let Some(v) = value {
+            iim.extend_from_slice(&[0x1C, 2, dataset]);
+            iim.extend_from_slice(&(v.len() as u16).to_be_bytes());
+            iim.extend_from_slice(v.as_bytes());
+        }
+    }
+    let mut app13 = b"Photoshop 3.0\0".to_vec();
+    app13.extend_from_slice(b"8BIM\x04\x04\0\0");
+    app13.extend_from_slice(&(iim.len() as u32).to_be_bytes());
+    app13.extend_from_slice(&iim);
+    if iim.len() % 2 == 1 {
+        app13.push(0);
+    }
+    segment(&mut out, 0xED, &app13);
+    out.extend_from_slice(&plain[2..]);
+    out
+}
+
+/// A little-endian TIFF structure with IFD0 (ImageDescription, Artist, Copyright, the EXIF
+/// pointer) and the EXIF directory (DateTimeOriginal).
+fn tiff(facts: &crate::domain::image::EmbeddedFacts) -> Vec<u8> {
+    let ascii = |s: &Option<String>| s.as_ref().map(|s| format!("{s}\0").into_bytes());
+    let ifd0: Vec<(u16, Vec<u8>)> =
+        [(0x010E, &facts.caption), (0x013B, &facts.creator), (0x8298, &facts.copyright)]
+            .into_iter()
+            .filter_map(|(tag, v)| ascii(v).map(|b| (tag, b)))
+            .collect();
+    let sub: Vec<(u16, Vec<u8>)> = ascii(&facts.taken_at).map(|b| vec![(0x9003, b)]).unwrap_or_default();
+    let dir_len = |n: usize| 2 + n * 12 + 4;
+    let ifd0_at = 8usize;
+    let sub_at = ifd0_at + dir_len(ifd0.len() + 1);
+    let mut data_at = sub_at + dir_len(sub.len());
+    let mut head = b"II*\0".to_vec();
+    head.extend_from_slice(&(ifd0_at as u32).to_le_bytes());
+    let mut data = Vec::new();
+    let directory =
+        |entries: &[(u16, Vec<u8>)], pointer: Option<usize>, data: &mut Vec<u8>, data_at: &mut usize| {
+            let mut d = Vec::new();
+            let n = entries.len() + usize::from(pointer.is_some());
+            d.extend_from_slice(&(n as u16).to_le_bytes());
+            for (tag, bytes) in entries {
+                d.extend_from_slice(&tag.to_le_bytes());
+                d.extend_from_slice(&2u16.to_le_bytes());
+                d.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+                if bytes.len() <= 4 {
+                    let mut inline = bytes.clone();
+                    inline.resize(4, 0);
+                    d.extend_from_slice(&inline);
+                } else {
+                    d.extend_from_slice(&(*data_at as u32).to_le_bytes());
+                    data.extend_from_slice(bytes);
+                    *data_at += bytes.len();
+                }
+            }
+            if let Some(p) = pointer {
+                d.extend_from_slice(&0x8769u16.to_le_bytes());
+                d.extend_from_slice(&4u16.to_le_bytes());
+                d.extend_from_slice(&1u32.to_le_bytes());
+                d.extend_from_slice(&(p as u32).to_le_bytes());
+            }
+            d.extend_from_slice(&0u32.to_le_bytes());
+            d
+        };
+    let first = directory(&ifd0, Some(sub_at), &mut data, &mut data_at);
+    let second = directory(&sub, None, &mut data, &mut data_at);
+    head.extend_from_slice(&first);
+    head.extend_from_slice(&second);
+    head.extend_from_slice(&data);
+    head
+}
+
 #[cfg(test)]
 mod tests {
     /// The committed pictures are these drawings (`MORGUE_DRAW_FIXTURES=1` writes them).

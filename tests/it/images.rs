@@ -18,6 +18,7 @@ pub(crate) fn curl_upload(
     path: &std::path::Path,
     caption: &str,
 ) -> Value {
+    let caption = Some(caption).filter(|c| !c.is_empty());
     let operations = json!({"query": UPLOAD, "variables": {"file": null, "caption": caption}}).to_string();
     let mut cmd = Command::new("curl");
     cmd.args(["-sS", &format!("{}/graphql", server.base)]);
@@ -346,4 +347,63 @@ fn a_reader_cannot_fetch_an_image_only_ever_placed_in_a_draft() {
         json!({"a": other, "i": image}),
     );
     assert_eq!(code, "CONFLICT");
+}
+
+#[test]
+fn the_file_s_own_iptc_and_exif_facts_are_read_iptc_first() {
+    use morgue::domain::image::EmbeddedFacts;
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let picture = morgue::tools::pictures::sea_wall();
+    let exif = EmbeddedFacts {
+        creator: Some("Ada Exifson".into()),
+        copyright: Some("(c) 1998 Harbour Camera Club".into()),
+        taken_at: Some("1998:07:04 18:30:00".into()),
+        caption: Some("exif words".into()),
+        credit: None,
+    };
+    let iptc = EmbeddedFacts {
+        creator: Some("Bea Iptcley".into()),
+        credit: Some("Harbour Desk".into()),
+        taken_at: Some("19980704".into()),
+        caption: Some("Breakers on the old wall".into()),
+        copyright: None,
+    };
+    let both = dir.path().join("both.jpg");
+    std::fs::write(&both, morgue::tools::pictures::jpeg_with_facts(&picture, &exif, &iptc)).unwrap();
+    let exif_only = dir.path().join("exif.jpg");
+    std::fs::write(
+        &exif_only,
+        morgue::tools::pictures::jpeg_with_facts(&picture, &exif, &EmbeddedFacts::default()),
+    )
+    .unwrap();
+    let read = |path: &std::path::Path| {
+        let up = curl_upload(&server, Some(&server.editor), path, "");
+        let id =
+            up["data"]["uploadImage"]["image"]["id"].as_str().unwrap_or_else(|| panic!("{up}")).to_owned();
+        settle(&server);
+        server.ok(
+            Some(&server.editor),
+            "query($id: ID!) { image(id: $id) { caption credit rights embedded { creator credit copyright takenAt caption } } }",
+            json!({"id": id}),
+        )["image"]
+            .clone()
+    };
+    let image = read(&both);
+    assert_eq!(
+        image["embedded"],
+        json!({"creator": "Bea Iptcley", "credit": "Harbour Desk", "copyright": "(c) 1998 Harbour Camera Club",
+               "takenAt": "1998-07-04", "caption": "Breakers on the old wall"}),
+        "IPTC first, EXIF where IPTC is silent"
+    );
+    // The file's caption and copyright stand until an editor gives them; the uploader's credit wins.
+    assert_eq!(image["caption"], "Breakers on the old wall");
+    assert_eq!(image["rights"], "(c) 1998 Harbour Camera Club");
+    assert_eq!(image["credit"], "Morgue staff");
+    let image = read(&exif_only);
+    assert_eq!(
+        image["embedded"],
+        json!({"creator": "Ada Exifson", "credit": null, "copyright": "(c) 1998 Harbour Camera Club",
+               "takenAt": "1998-07-04T18:30:00", "caption": "exif words"})
+    );
 }
