@@ -50,6 +50,13 @@ pub enum ImageReading {
     Found(Box<Snapshot<Image>>),
     /// It was public but is retired, or its rights ran out: 410.
     Gone,
+    /// It would be public but is taken down: 451, with the notice.
+    TakenDown {
+        /// When the takedown took effect.
+        at: chrono::DateTime<chrono::Utc>,
+        /// The order or demand it follows, when given.
+        legal_reference: Option<String>,
+    },
     /// Not there for this reader.
     Missing,
 }
@@ -248,9 +255,18 @@ impl Archive {
             return Ok(ImageReading::Found(Box::new(snap)));
         }
         let uses = r.image_uses(id)?;
+        // A takedown hides the image at every instant while it is in force (read as the image
+        // stands now), and the versions it covered even after a restoration.
+        let takedown = r
+            .image(id, crate::project::At::default())?
+            .and_then(|now| now.state.takedown)
+            .or_else(|| snap.state.takedown.clone());
         drop(r);
         if self.placed_publicly(reading, id, &uses)?.is_empty() {
             return Ok(ImageReading::Missing);
+        }
+        if let Some(t) = takedown {
+            return Ok(ImageReading::TakenDown { at: t.at, legal_reference: t.legal_reference });
         }
         if !snap.state.servable_at(Self::instant(reading)) {
             return Ok(ImageReading::Gone);

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::AuthorId;
 pub use super::image::{
-    ImageCropped, ImageDescribed, ImagePlaced, ImageRemoved, ImageRetired, ImageUploaded,
+    ImageCropped, ImageDescribed, ImagePlaced, ImageRemoved, ImageRestored, ImageRetired, ImageTakenDown,
+    ImageUploaded,
 };
 pub use super::lifecycle::{ArticleErased, AuthorErased, LegalHoldPlaced, LegalHoldReleased};
 pub use super::schedule::ChangeScheduled;
@@ -217,6 +218,10 @@ pub enum Event {
     ImageDescribed(ImageDescribed),
     ImageCropped(ImageCropped),
     ImageRetired(ImageRetired),
+    /// See [`ImageTakenDown`].
+    ImageTakenDown(ImageTakenDown),
+    /// See [`ImageRestored`].
+    ImageRestored(ImageRestored),
     ImagePlaced(ImagePlaced),
     ImageRemoved(ImageRemoved),
     /// Not a stored type: an event of an erased stream, whose payload can no longer be read.
@@ -251,7 +256,7 @@ pub enum DecodeError {
 }
 
 /// Every event type's name, in a fixed order.
-pub const EVENT_TYPES: [&str; 24] = [
+pub const EVENT_TYPES: [&str; 26] = [
     "AuthorRegistered",
     "AuthorRenamed",
     "ArticleDrafted",
@@ -276,6 +281,8 @@ pub const EVENT_TYPES: [&str; 24] = [
     "ImageRetired",
     "ImagePlaced",
     "ImageRemoved",
+    "ImageTakenDown",
+    "ImageRestored",
 ];
 
 /// The type name [`Event::Shredded`] reports (never stored, never decoded).
@@ -309,6 +316,8 @@ impl Event {
             Event::ImageRetired(_) => EVENT_TYPES[21],
             Event::ImagePlaced(_) => EVENT_TYPES[22],
             Event::ImageRemoved(_) => EVENT_TYPES[23],
+            Event::ImageTakenDown(_) => EVENT_TYPES[24],
+            Event::ImageRestored(_) => EVENT_TYPES[25],
             Event::Shredded => SHREDDED,
         }
     }
@@ -343,6 +352,8 @@ impl Event {
             Event::ImageDescribed(p) => serde_json::to_vec(p),
             Event::ImageCropped(p) => serde_json::to_vec(p),
             Event::ImageRetired(p) => serde_json::to_vec(p),
+            Event::ImageTakenDown(p) => serde_json::to_vec(p),
+            Event::ImageRestored(p) => serde_json::to_vec(p),
             Event::ImagePlaced(p) => serde_json::to_vec(p),
             Event::ImageRemoved(p) => serde_json::to_vec(p),
             Event::Shredded => Ok(b"null".to_vec()),
@@ -390,6 +401,8 @@ impl Event {
             "ImageDescribed" => Event::ImageDescribed(serde_json::from_slice(payload).map_err(bad)?),
             "ImageCropped" => Event::ImageCropped(serde_json::from_slice(payload).map_err(bad)?),
             "ImageRetired" => Event::ImageRetired(serde_json::from_slice(payload).map_err(bad)?),
+            "ImageTakenDown" => Event::ImageTakenDown(serde_json::from_slice(payload).map_err(bad)?),
+            "ImageRestored" => Event::ImageRestored(serde_json::from_slice(payload).map_err(bad)?),
             "ImagePlaced" => Event::ImagePlaced(serde_json::from_slice(payload).map_err(bad)?),
             "ImageRemoved" => Event::ImageRemoved(serde_json::from_slice(payload).map_err(bad)?),
             other => return Err(DecodeError::UnknownType(other.to_owned())),
@@ -445,6 +458,7 @@ impl Event {
             }
             Event::ImageCropped(_) => vec!["crops"],
             Event::ImageRetired(_) => vec!["retired"],
+            Event::ImageTakenDown(_) | Event::ImageRestored(_) => vec!["takedown"],
             Event::ImagePlaced(_) | Event::ImageRemoved(_) => vec!["images"],
         }
     }
@@ -458,6 +472,8 @@ impl Event {
             Event::ArticleRestored(r) => r.reason.as_deref(),
             Event::LegalHoldPlaced(h) => Some(&h.reason),
             Event::ImageRetired(r) => r.reason.as_deref(),
+            Event::ImageTakenDown(t) => Some(&t.reason),
+            Event::ImageRestored(r) => r.reason.as_deref(),
             _ => None,
         }
     }

@@ -130,6 +130,25 @@ pub struct ImageRetired {
     pub reason: Option<String>,
 }
 
+/// The image was taken down (a court order, a legal demand): no reader gets it at any instant
+/// until it is restored.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageTakenDown {
+    /// Why (for staff).
+    pub reason: String,
+    /// The order or demand it follows, shown to readers in the notice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_reference: Option<String>,
+}
+
+/// A takedown was undone: readers get the image again where it was public.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageRestored {
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 /// Where an image sits in an article.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -198,6 +217,9 @@ pub struct Image {
     /// Retired: readers get 410.
     #[serde(default)]
     pub retired: bool,
+    /// The takedown in force, if any: readers get it at no instant (451).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub takedown: Option<super::article::Takedown>,
     /// Stream version folded so far.
     pub version: u64,
 }
@@ -215,6 +237,7 @@ impl Image {
                 rights_expire_at: None,
                 crops: Vec::new(),
                 retired: false,
+                takedown: None,
                 version: 0,
                 upload: u.clone(),
             },
@@ -232,6 +255,18 @@ impl Image {
             }
             (Some(mut i), Event::ImageRetired(_)) => {
                 i.retired = true;
+                i
+            }
+            (Some(mut i), Event::ImageTakenDown(t)) => {
+                i.takedown = Some(super::article::Takedown {
+                    at: meta.effective_at,
+                    reason: t.reason.clone(),
+                    legal_reference: t.legal_reference.clone(),
+                });
+                i
+            }
+            (Some(mut i), Event::ImageRestored(_)) => {
+                i.takedown = None;
                 i
             }
             (state, _) => return state,
@@ -279,6 +314,18 @@ pub enum ImageCommand {
     Crop(Vec<Crop>),
     /// Retire it.
     Retire {
+        /// Why.
+        reason: Option<String>,
+    },
+    /// Take it down: no reader gets it, at any instant, until it is restored (admins).
+    TakeDown {
+        /// Why (for staff).
+        reason: String,
+        /// The order or demand it follows, shown to readers.
+        legal_reference: Option<String>,
+    },
+    /// Undo a takedown.
+    Restore {
         /// Why.
         reason: Option<String>,
     },
@@ -337,8 +384,15 @@ impl ImageCommand {
                 }
                 Ok(())
             }
-            ImageCommand::Retire { reason } => {
+            ImageCommand::Retire { reason } | ImageCommand::Restore { reason } => {
                 text("reason", reason.as_deref(), super::commands::limits::NOTE)
+            }
+            ImageCommand::TakeDown { reason, legal_reference } => {
+                if reason.trim().is_empty() {
+                    return Err(Rejection::invalid("reason", "a takedown needs its reason"));
+                }
+                text("reason", Some(reason), super::commands::limits::NOTE)?;
+                text("legalReference", legal_reference.as_deref(), super::commands::limits::NOTE)
             }
         }
     }
@@ -359,6 +413,18 @@ pub fn decide(state: Option<&Image>, id: ImageId, command: &ImageCommand) -> Res
             Err(Rejection::Conflict(format!("image {id} is already uploaded")))
         }
         (None, _) => Err(Rejection::NotFound { kind: "image", id: id.to_string() }),
+        // A retired image can still be taken down, or restored.
+        (Some(i), ImageCommand::TakeDown { reason, legal_reference }) => match &i.takedown {
+            Some(_) => Err(Rejection::Conflict(format!("image {id} is already taken down"))),
+            None => Ok(vec![Event::ImageTakenDown(ImageTakenDown {
+                reason: reason.clone(),
+                legal_reference: legal_reference.clone(),
+            })]),
+        },
+        (Some(i), ImageCommand::Restore { reason }) => match &i.takedown {
+            None => Err(Rejection::Conflict(format!("image {id} is not taken down"))),
+            Some(_) => Ok(vec![Event::ImageRestored(ImageRestored { reason: reason.clone() })]),
+        },
         (Some(i), _) if i.retired => Err(Rejection::Conflict(format!("image {id} is retired"))),
         (Some(_), ImageCommand::Describe(d)) => Ok(vec![Event::ImageDescribed(d.clone())]),
         (Some(i), ImageCommand::Crop(crops)) => {

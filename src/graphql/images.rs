@@ -1,20 +1,16 @@
-//! Images in GraphQL: the `Image` type, `Article.images`, `image(id)`, and the image
-//! mutations (`uploadImage` by the GraphQL multipart request spec, `describeImage`,
-//! `cropImage`, `retireImage`, `placeImage`, `removeImage`).
+//! Images in GraphQL: the `Image` type, `Article.images`, `image(id)` and `images(query)`.
+//! The writes are in [`super::image_mutation`].
 
-use std::io::Read;
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject, Upload};
-
-use super::mutation::{ArticlePayload, Outcome, answer, execute, options, writable};
 use super::query::reading;
 use super::scalars::{Instant, Pos};
 use super::types::ArticleObj;
-use super::{Viewer, error, to_gql};
+use super::{error, to_gql};
 use crate::Code;
 use crate::archive::{Archive, ImageReading, Reading, Snapshot};
-use crate::domain::image::{Crop, ImageCommand, ImageDescribed, Placement, Role};
-use crate::domain::{self, ArticleCommand, ArticleId, Command, ImageId};
+use crate::domain::image::{Placement, Role};
+use crate::domain::{self, ArticleId, ImageId};
 
 /// An image as of a reading.
 pub struct ImageObj {
@@ -36,19 +32,19 @@ pub struct RenditionObj {
 #[graphql(input_name = "CropInput")]
 pub struct CropObj {
     /// Its name: 1 to 32 of a-z, 0-9 and `-` (not `full`, which is the whole image).
-    name: String,
+    pub(super) name: String,
     /// Left edge.
-    x: i32,
+    pub(super) x: i32,
     /// Top edge.
-    y: i32,
+    pub(super) y: i32,
     /// Width.
-    width: i32,
+    pub(super) width: i32,
     /// Height.
-    height: i32,
+    pub(super) height: i32,
     /// The focal point, across; inside the crop.
-    focal_x: i32,
+    pub(super) focal_x: i32,
     /// The focal point, down; inside the crop.
-    focal_y: i32,
+    pub(super) focal_y: i32,
 }
 
 fn int(v: u32) -> i32 {
@@ -110,6 +106,14 @@ impl ImageObj {
     /// Retired: readers get 410 for it.
     async fn retired(&self) -> bool {
         self.snap.state.retired
+    }
+    /// The takedown in force at this version, for staff (readers never get a taken-down image).
+    async fn takedown(&self) -> Option<super::lifecycle::TakedownObj> {
+        self.snap.state.takedown.as_ref().map(|t| super::lifecycle::TakedownObj {
+            at: t.at,
+            reason: t.reason.clone(),
+            legal_reference: t.legal_reference.clone(),
+        })
     }
     /// Its named crops.
     async fn crops(&self) -> Vec<CropObj> {
@@ -273,11 +277,11 @@ pub(super) fn placements(
     Ok(out)
 }
 
-fn image_id(id: &ID) -> async_graphql::Result<ImageId> {
+pub(super) fn image_id(id: &ID) -> async_graphql::Result<ImageId> {
     id.parse().map_err(|_| error(Code::BadInput, format!("{:?} is not an image id", id.as_str())))
 }
 
-fn article_id(id: &ID) -> async_graphql::Result<ArticleId> {
+pub(super) fn article_id(id: &ID) -> async_graphql::Result<ArticleId> {
     id.parse().map_err(|_| error(Code::BadInput, format!("{:?} is not an article id", id.as_str())))
 }
 
@@ -302,6 +306,9 @@ impl ImageQuery {
         Ok(match ctx.data::<Archive>()?.image(&r, id).map_err(to_gql)? {
             ImageReading::Found(snap) => Some(ImageObj { snap: *snap, reading: r }),
             ImageReading::Gone | ImageReading::Missing => None,
+            ImageReading::TakenDown { at, legal_reference } => {
+                return Err(to_gql(crate::Error::UnavailableForLegalReasons { at, legal_reference }));
+            }
         })
     }
 
@@ -323,250 +330,6 @@ impl ImageQuery {
         let r = reading(ctx, as_of, None, None, min_position).await?;
         let found = ctx.data::<Archive>()?.images_matching(&r, &query, first).map_err(to_gql)?;
         Ok(found.into_iter().map(|snap| ImageObj { snap, reading: r }).collect())
-    }
-}
-
-/// What an image mutation answers.
-#[derive(SimpleObject)]
-pub struct ImagePayload {
-    /// The image after the write.
-    pub(super) image: ImageObj,
-    /// Its stream version.
-    pub(super) version: i32,
-    /// The position written (for an upload of bytes already stored: the image's last).
-    pub(super) position: Pos,
-    /// True when the bytes were already stored: the answer is the existing image and nothing
-    /// was written.
-    pub(super) existing: bool,
-}
-
-/// Upload an image.
-#[derive(InputObject)]
-pub struct UploadImageInput {
-    /// The file (a multipart part, by the GraphQL multipart request spec): JPEG, PNG, WebP or
-    /// GIF, at most 50 MiB and 40 million pixels; its type is read from its content and must
-    /// agree with its name.
-    pub file: Upload,
-    /// Caption, at most 4 KiB.
-    pub caption: Option<String>,
-    /// Credit, at most 256 bytes.
-    pub credit: Option<String>,
-    /// Alt text, at most 1 KiB.
-    pub alt: Option<String>,
-}
-
-/// Describe an image: only the fields given change.
-#[derive(InputObject)]
-pub struct DescribeImageInput {
-    /// The image.
-    pub id: ID,
-    /// New caption.
-    pub caption: Option<String>,
-    /// New alt text.
-    pub alt: Option<String>,
-    /// New credit.
-    pub credit: Option<String>,
-    /// New rights or licence.
-    pub rights: Option<String>,
-    /// When the rights run out.
-    pub rights_expire_at: Option<Instant>,
-}
-
-/// Set an image's named crops (the whole list).
-#[derive(InputObject)]
-pub struct CropImageInput {
-    /// The image.
-    pub id: ID,
-    /// Every crop, at most 16; each inside the image with its focal point inside it.
-    pub crops: Vec<CropObj>,
-}
-
-/// Retire an image.
-#[derive(InputObject)]
-pub struct RetireImageInput {
-    /// The image.
-    pub id: ID,
-    /// Why.
-    pub reason: Option<String>,
-}
-
-/// Place an image in an article (again: change how it is placed).
-#[derive(InputObject)]
-pub struct PlaceImageInput {
-    /// The article.
-    pub article_id: ID,
-    /// The image.
-    pub image_id: ID,
-    /// Where it sits; one LEAD per article (a new lead makes the old one INLINE).
-    pub role: RoleGql,
-    /// The crop shown; default the whole image.
-    pub crop: Option<String>,
-    /// A caption for this article only.
-    pub caption: Option<String>,
-    /// A credit for this article only.
-    pub credit: Option<String>,
-}
-
-/// Take an image out of an article.
-#[derive(InputObject)]
-pub struct RemoveImageInput {
-    /// The article.
-    pub article_id: ID,
-    /// The image.
-    pub image_id: ID,
-}
-
-fn image_outcome(outcome: Outcome) -> async_graphql::Result<ImagePayload> {
-    match outcome {
-        Outcome::Image(p) => Ok(*p),
-        _ => Err(error(Code::Internal, "expected an image")),
-    }
-}
-
-fn article_outcome(outcome: Outcome) -> async_graphql::Result<ArticlePayload> {
-    match outcome {
-        Outcome::Article(p) => Ok(*p),
-        _ => Err(error(Code::Internal, "expected an article")),
-    }
-}
-
-fn crop_of(c: CropObj) -> async_graphql::Result<Crop> {
-    let u = |field: &str, v: i32| {
-        u32::try_from(v).map_err(|_| error(Code::BadInput, format!("crops: {field} {v} is negative")))
-    };
-    Ok(Crop {
-        x: u("x", c.x)?,
-        y: u("y", c.y)?,
-        width: u("width", c.width)?,
-        height: u("height", c.height)?,
-        focal_x: u("focalX", c.focal_x)?,
-        focal_y: u("focalY", c.focal_y)?,
-        name: c.name,
-    })
-}
-
-/// The image writes (merged into `Mutation`).
-#[derive(Default)]
-pub struct ImageMutation;
-
-#[Object]
-impl ImageMutation {
-    /// Upload an image (multipart, by the GraphQL multipart request spec). Editor or admin
-    /// token. Bytes already stored answer with the existing image (`existing: true`) and
-    /// write nothing. Errors: BAD_INPUT (not a JPEG, PNG, WebP or GIF; truncated or damaged;
-    /// content not matching its name; over 40 million pixels), LIMIT (over 50 MiB),
-    /// UNAUTHENTICATED.
-    async fn upload_image(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The change.")] input: UploadImageInput,
-    ) -> async_graphql::Result<ImagePayload> {
-        writable(ctx)?;
-        let actor = match ctx.data_opt::<Viewer>() {
-            Some(Viewer::Staff { name, .. }) => name.clone(),
-            _ => return Err(error(Code::Unauthenticated, "uploading needs an editor token")),
-        };
-        let value = input.file.value(ctx).map_err(|e| error(Code::BadInput, format!("file: {e}")))?;
-        let limit = crate::archive::MAX_UPLOAD as u64;
-        let mut bytes = Vec::new();
-        value
-            .content
-            .take(limit + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| error(Code::Internal, format!("reading the upload: {e}")))?;
-        if bytes.len() as u64 > limit {
-            return Err(error(Code::Limit, format!("the file is over {limit} bytes")));
-        }
-        let upload = crate::archive::Upload {
-            bytes,
-            filename: Some(value.filename).filter(|f| !f.is_empty()),
-            content_type: value.content_type,
-            caption: input.caption,
-            credit: input.credit,
-            alt: input.alt,
-        };
-        let archive = ctx.data::<Archive>()?;
-        let written = archive.upload_image(Some(&actor), upload, Default::default()).await.map_err(to_gql)?;
-        let existing = written.replayed;
-        let mut payload = image_outcome(answer(ctx, written).await?)?;
-        payload.existing = existing;
-        Ok(payload)
-    }
-
-    /// Change an image's caption, alt text, credit or rights (only the fields given). Editor
-    /// or admin token. Errors: BAD_INPUT, NOT_FOUND, CONFLICT (retired), UNAUTHENTICATED.
-    async fn describe_image(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The change.")] input: DescribeImageInput,
-    ) -> async_graphql::Result<ImagePayload> {
-        writable(ctx)?;
-        let d = ImageDescribed {
-            caption: input.caption,
-            alt: input.alt,
-            credit: input.credit,
-            rights: input.rights,
-            rights_expire_at: input.rights_expire_at.map(|i| i.0),
-        };
-        let command = Command::Image(image_id(&input.id)?, ImageCommand::Describe(d));
-        image_outcome(execute(ctx, command, options(None, None, None)?).await?)
-    }
-
-    /// Set an image's named crops. Editor or admin token.
-    async fn crop_image(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The change.")] input: CropImageInput,
-    ) -> async_graphql::Result<ImagePayload> {
-        writable(ctx)?;
-        let crops = input.crops.into_iter().map(crop_of).collect::<async_graphql::Result<Vec<_>>>()?;
-        let command = Command::Image(image_id(&input.id)?, ImageCommand::Crop(crops));
-        image_outcome(execute(ctx, command, options(None, None, None)?).await?)
-    }
-
-    /// Retire an image: readers get 410 for it from now on. Editor or admin token.
-    async fn retire_image(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The change.")] input: RetireImageInput,
-    ) -> async_graphql::Result<ImagePayload> {
-        writable(ctx)?;
-        let command = Command::Image(image_id(&input.id)?, ImageCommand::Retire { reason: input.reason });
-        image_outcome(execute(ctx, command, options(None, None, None)?).await?)
-    }
-
-    /// Place an image in an article, or change its placement. Editor or admin token. Errors:
-    /// NOT_FOUND (article or image), CONFLICT (retired image, retracted article, nothing
-    /// changes), BAD_INPUT.
-    async fn place_image(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The change.")] input: PlaceImageInput,
-    ) -> async_graphql::Result<ArticlePayload> {
-        writable(ctx)?;
-        let placement = Placement {
-            image_id: image_id(&input.image_id)?,
-            role: input.role.into(),
-            crop: input.crop.filter(|c| c != "full"),
-            caption: input.caption,
-            credit: input.credit,
-        };
-        let command = Command::Article(article_id(&input.article_id)?, ArticleCommand::PlaceImage(placement));
-        article_outcome(execute(ctx, command, options(None, None, None)?).await?)
-    }
-
-    /// Take an image out of an article. Editor or admin token.
-    async fn remove_image(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The change.")] input: RemoveImageInput,
-    ) -> async_graphql::Result<ArticlePayload> {
-        writable(ctx)?;
-        let command = Command::Article(
-            article_id(&input.article_id)?,
-            ArticleCommand::RemoveImage { image_id: image_id(&input.image_id)? },
-        );
-        article_outcome(execute(ctx, command, options(None, None, None)?).await?)
     }
 }
 

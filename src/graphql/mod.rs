@@ -3,6 +3,7 @@
 //! HTTP; the HTTP layer hands it a [`Viewer`] per request.
 
 mod erasure;
+mod image_mutation;
 mod images;
 mod inputs;
 mod lifecycle;
@@ -34,7 +35,7 @@ pub type MorgueSchema = Schema<QueryRoot, Mutation, SubscriptionRoot>;
 /// `extensions.writer` names the writer when configured.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct Mutation(MutationRoot, erasure::ErasureMutation, images::ImageMutation);
+pub struct Mutation(MutationRoot, erasure::ErasureMutation, image_mutation::ImageMutation);
 
 pub use limits::{MAX_COMPLEXITY, MAX_DEPTH};
 /// Most directives on one field.

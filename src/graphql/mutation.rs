@@ -139,7 +139,7 @@ pub(super) async fn answer(
         Entity::Image(i) => {
             let found = archive.image(&reading, i.id).map_err(to_gql)?;
             let crate::archive::ImageReading::Found(snap) = found else { return Err(missing()) };
-            Outcome::Image(Box::new(super::images::ImagePayload {
+            Outcome::Image(Box::new(super::image_mutation::ImagePayload {
                 image: super::images::ImageObj { snap: *snap, reading },
                 version,
                 position,
@@ -153,7 +153,7 @@ pub(super) async fn answer(
 pub(super) enum Outcome {
     Article(Box<ArticlePayload>),
     Author(AuthorPayload),
-    Image(Box<super::images::ImagePayload>),
+    Image(Box<super::image_mutation::ImagePayload>),
     Erased(Pos),
 }
 

@@ -71,6 +71,10 @@ async fn found(
     match answer {
         Ok(Ok(ImageReading::Found(snap))) => Ok(snap.state),
         Ok(Ok(ImageReading::Gone)) => Err(plain(StatusCode::GONE, "this image is no longer available")),
+        Ok(Ok(ImageReading::TakenDown { at, legal_reference })) => Err(plain(
+            StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
+            &takedown_notice(at, legal_reference.as_deref()),
+        )),
         Ok(Ok(ImageReading::Missing)) => Err(plain(StatusCode::NOT_FOUND, "no such image")),
         Ok(Err(e)) => {
             let status =
@@ -160,5 +164,14 @@ async fn rendition(
             plain(StatusCode::INTERNAL_SERVER_ERROR, "the rendition cannot be made")
         }
         Err(refused) => plain(StatusCode::SERVICE_UNAVAILABLE, &refused.to_string()),
+    }
+}
+
+/// The notice a taken-down image answers with (RFC 7725): the date, and the order it follows.
+pub fn takedown_notice(at: chrono::DateTime<chrono::Utc>, legal_reference: Option<&str>) -> String {
+    let date = at.format("%-d %B %Y");
+    match legal_reference {
+        Some(r) => format!("this image was taken down on {date} for legal reasons ({r})"),
+        None => format!("this image was taken down on {date} for legal reasons"),
     }
 }

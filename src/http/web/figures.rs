@@ -83,6 +83,8 @@ pub enum ImagePage {
     Page(Markup),
     /// Retired, or its rights have run out: 410.
     Gone,
+    /// Taken down for legal reasons: 451, with the notice.
+    TakenDown(String),
     /// No such image, or none the reader may see at the instant: 404.
     Missing,
 }
@@ -92,6 +94,10 @@ pub fn image(archive: &Archive, r: &Reading, params: &Params, id: ImageId) -> Re
     let snap: Snapshot<Image> = match archive.image(r, id)? {
         ImageReading::Found(snap) => *snap,
         ImageReading::Gone => return Ok(ImagePage::Gone),
+        ImageReading::TakenDown { at, legal_reference } => {
+            let notice = crate::http::images::takedown_notice(at, legal_reference.as_deref());
+            return Ok(ImagePage::TakenDown(notice));
+        }
         ImageReading::Missing => return Ok(ImagePage::Missing),
     };
     let image = &snap.state;

@@ -369,15 +369,19 @@ async fn image(
         .run(move || {
             figures::image(&archive, &r, &params, id).map(|page| match page {
                 figures::ImagePage::Page(m) => Ok(m.into_string()),
-                figures::ImagePage::Gone => Err(StatusCode::GONE),
-                figures::ImagePage::Missing => Err(StatusCode::NOT_FOUND),
+                figures::ImagePage::Gone => {
+                    Err((StatusCode::GONE, "This image is no longer available.".into()))
+                }
+                figures::ImagePage::TakenDown(notice) => {
+                    Err((StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS, notice))
+                }
+                figures::ImagePage::Missing => Err((StatusCode::NOT_FOUND, NO_IMAGE.into())),
             })
         })
         .await;
     match page {
         Ok(Ok(Ok(markup))) => html(StatusCode::OK, markup),
-        Ok(Ok(Err(StatusCode::GONE))) => error_page(StatusCode::GONE, "This image is no longer available."),
-        Ok(Ok(Err(_))) => error_page(StatusCode::NOT_FOUND, NO_IMAGE),
+        Ok(Ok(Err((status, message)))) => error_page(status, &message),
         Ok(Err(e)) => failure(&e),
         Err(refused) => error_page(StatusCode::SERVICE_UNAVAILABLE, &refused.to_string()),
     }
