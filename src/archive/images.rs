@@ -262,7 +262,7 @@ impl Archive {
             .and_then(|now| now.state.takedown)
             .or_else(|| snap.state.takedown.clone());
         drop(r);
-        if self.placed_publicly(reading, id, &uses)?.is_empty() {
+        if !self.placed_publicly(reading, id, &uses)? {
             return Ok(ImageReading::Missing);
         }
         if let Some(t) = takedown {
@@ -274,17 +274,17 @@ impl Archive {
         Ok(ImageReading::Found(Box::new(snap)))
     }
 
-    /// The articles the reader may see at the reading that place the image there.
-    fn placed_publicly(&self, reading: &Reading, id: ImageId, uses: &[ArticleId]) -> Result<Vec<ArticleId>> {
-        let mut out = Vec::new();
+    /// Whether an article the reader may see at the reading places the image there (the first
+    /// one found answers).
+    fn placed_publicly(&self, reading: &Reading, id: ImageId, uses: &[ArticleId]) -> Result<bool> {
         for article in uses {
             if let Some(a) = self.article(reading, *article)?
                 && a.state.images.iter().any(|p| p.image_id == id)
             {
-                out.push(*article);
+                return Ok(true);
             }
         }
-        Ok(out)
+        Ok(false)
     }
 
     /// The articles that place the image at the reading, as this reader may see them.
@@ -305,8 +305,11 @@ impl Archive {
         Ok(out)
     }
 
-    /// Every version of an image, oldest first, up to the reading (staff, or a reader who may
-    /// see the image at the reading).
+    /// Every version of an image, oldest first, up to the reading. Staff get them all; a reader
+    /// who may see the image at the reading gets only the versions that were public themselves:
+    /// the image as it stood at the start or at the end of the version's time was placed in a
+    /// version the reader may see then (a caption from before the image was first published,
+    /// or from under a takedown, is never shown).
     pub fn image_history(&self, reading: &Reading, id: ImageId) -> Result<Vec<Snapshot<Image>>> {
         if !matches!(self.image(reading, id)?, ImageReading::Found(_)) {
             return Ok(Vec::new());
@@ -314,7 +317,33 @@ impl Archive {
         let views = self.projections_or_err()?.views();
         let all = views.read()?.history::<Image>(crate::domain::StreamKind::Image(id))?;
         let as_of = Self::instant(reading);
-        Ok(all.into_iter().filter(|s| s.position <= reading.basis && s.effective_at <= as_of).collect())
+        let all: Vec<_> =
+            all.into_iter().filter(|s| s.position <= reading.basis && s.effective_at <= as_of).collect();
+        if reading.staff {
+            return Ok(all);
+        }
+        let mut out = Vec::new();
+        for (i, version) in all.iter().enumerate() {
+            let end =
+                all.get(i + 1).map_or(as_of, |next| next.effective_at - chrono::Duration::microseconds(1));
+            let mut public = false;
+            for t in [version.effective_at, end.max(version.effective_at)] {
+                let at = Reading {
+                    at: crate::project::At { as_of: Some(t), basis: reading.at.basis },
+                    ..*reading
+                };
+                if let ImageReading::Found(seen) = self.image(&at, id)?
+                    && seen.position == version.position
+                {
+                    public = true;
+                    break;
+                }
+            }
+            if public {
+                out.push(version.clone());
+            }
+        }
+        Ok(out)
     }
 
     /// The master's bytes of an image the reader may see.

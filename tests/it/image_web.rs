@@ -176,3 +176,30 @@ fn captions_credits_and_alt_texts_are_searchable_as_of_their_instant() {
     settle(&server);
     assert_eq!(search("xylarium", None), (vec![], vec![]));
 }
+
+#[test]
+fn captions_from_before_an_image_was_public_never_reach_readers_in_its_history() {
+    let server = Server::start();
+    let up = curl_upload(&server, Some(&server.editor), &fixture("lighthouse.png"), "Suspect quagmirewort");
+    let image = up["data"]["uploadImage"]["image"]["id"].as_str().unwrap().to_owned();
+    server.ok(
+        Some(&server.editor),
+        "mutation($id: ID!) { describeImage(input: {id: $id, caption: \"The lamp room\"}) { version } }",
+        json!({"id": image}),
+    );
+    let article = published_article(&server, "The keeper's log.");
+    place(&server, &article, &image);
+    settle(&server);
+    let (status, body) = page(&server, &format!("/images/{image}"));
+    assert_eq!(status, 200);
+    assert!(body.contains("The lamp room") && !body.contains("quagmirewort"), "{body}");
+    let history =
+        server.ok(None, "query($id: ID!) { image(id: $id) { history { caption } } }", json!({"id": image}));
+    assert_eq!(history["image"]["history"], json!([{"caption": "The lamp room"}]), "{history}");
+    let staff = server.ok(
+        Some(&server.editor),
+        "query($id: ID!) { image(id: $id) { history { caption } } }",
+        json!({"id": image}),
+    );
+    assert_eq!(staff["image"]["history"].as_array().unwrap().len(), 2, "staff see every version");
+}
