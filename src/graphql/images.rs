@@ -312,8 +312,9 @@ impl ImageQuery {
         })
     }
 
-    /// Images whose caption, credit or alt text matches the query's words, as they stood at
-    /// the instant read, among those you may see then (best-matching articles' images first).
+    /// Images whose caption, credit or alt text holds one of the query's words (lowercased and
+    /// stemmed, as search does), as they stood at the instant read, among those you may see
+    /// then: newest first, looking through the newest 10,000 images.
     #[graphql(complexity = "super::list_cost(first, 10, child_complexity)")]
     async fn images(
         &self,

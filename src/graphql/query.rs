@@ -288,14 +288,14 @@ time_travel_fields! {
     }
 
     /// Full-text search over published articles: words, "phrases", AND/OR, -word,
-    /// `headline:`, `author:`, `caption:` (images' captions, credits, alt text), `section:`. Ranked by relevance.
+    /// `headline:`, `author:`, `section:`. Ranked by relevance.
     #[allow(clippy::too_many_arguments)]
     #[graphql(complexity = "super::list_cost(first, 10, child_complexity)")]
     async fn search(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The query: words (all must match), \"phrases\", AND/OR, -word to exclude, \
-                          and `headline:`, `author:`, `caption:`, `section:` to search one field. An empty query \
+                          and `headline:`, `author:`, `section:` to search one field. An empty query \
                           matches every published article. Bad syntax is BAD_INPUT.")]
         query: String,
         #[graphql(desc = "Only this section (`politics`).")] section: Option<String>,

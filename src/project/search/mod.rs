@@ -34,7 +34,7 @@ use crate::domain::{Article, ArticleId, AuthorId, StreamKind};
 use crate::store::RecordedEvent;
 
 /// What built a search generation (schema and analyzers).
-pub const SEARCH_VERSION: &str = "search/5 (en_stem, keyword, published in microseconds, windows beside with their ends, text in the views, image captions)";
+pub const SEARCH_VERSION: &str = "search/4 (en_stem, keyword, published in microseconds, windows beside with their ends, text in the views)";
 
 /// The indexing threads' memory, all together: a segment is written out when it fills. Used
 /// only while documents arrive faster than commits (a rebuild, a replica catching up): 256 MiB
@@ -51,7 +51,6 @@ struct Fields {
     summary: Field,
     body: Field,
     author: Field,
-    caption: Field,
     author_id: Field,
     section: Field,
     tag: Field,
@@ -81,10 +80,7 @@ fn schema() -> (Schema, Fields) {
         headline: b.add_text_field("headline", text.clone()),
         summary: b.add_text_field("summary", text.clone()),
         body: b.add_text_field("body", text.clone()),
-        author: b.add_text_field("author", text.clone()),
-        // The captions, credits and alt texts of the version's images, as they stood when the
-        // version was written (a placement's own caption and credit before the image's).
-        caption: b.add_text_field("caption", text),
+        author: b.add_text_field("author", text),
         author_id: b.add_text_field("author_id", STRING),
         section: b.add_text_field("section", keyword.clone()),
         tag: b.add_text_field("tag", keyword),
@@ -433,16 +429,6 @@ impl SearchIndex {
             doc.add_facet(f.facets, Facet::from_path(["author", byline.author_id.to_string().as_str()]));
             if let Some(author) = views.author(byline.author_id, at)? {
                 doc.add_text(f.author, &author.state.name);
-            }
-        }
-        for placement in &a.images {
-            let image = views.image(placement.image_id, at)?;
-            let image = image.as_ref().map(|i| &i.state);
-            let caption = placement.caption.as_deref().or(image.and_then(|i| i.caption.as_deref()));
-            let credit = placement.credit.as_deref().or(image.and_then(|i| i.credit.as_deref()));
-            let alt = image.and_then(|i| i.alt.as_deref());
-            for text in [caption, credit, alt].into_iter().flatten() {
-                doc.add_text(f.caption, text);
             }
         }
         // A scheduled publication opens its window at its instant, not when it was recorded.

@@ -20,8 +20,7 @@ use crate::project::{At, Error, Result};
 impl SearchIndex {
     fn parser(&self) -> QueryParser {
         let f = &self.fields;
-        let mut parser =
-            QueryParser::for_index(&self.index, vec![f.headline, f.summary, f.body, f.author, f.caption]);
+        let mut parser = QueryParser::for_index(&self.index, vec![f.headline, f.summary, f.body, f.author]);
         parser.set_conjunction_by_default();
         parser.set_field_boost(f.headline, 3.0);
         parser.set_field_boost(f.summary, 1.5);

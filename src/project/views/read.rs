@@ -66,6 +66,27 @@ impl ViewReader<'_> {
         self.snapshot_at(StreamKind::Image(id), at)
     }
 
+    /// The ids of the newest images (by id, which is time-ordered), at most `limit` of them,
+    /// newest first.
+    pub fn newest_images(&self, limit: usize) -> Result<Vec<ImageId>> {
+        let mut out: Vec<ImageId> = Vec::new();
+        for entry in self.t.states.rev_prefix_iter(&self.txn, b"i")? {
+            let key = entry?.0;
+            let bytes: [u8; 16] = key
+                .get(1..17)
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| Error::Corrupt("image state key".into()))?;
+            let id = ImageId(ulid::Ulid::from_bytes(bytes));
+            if out.last() != Some(&id) {
+                if out.len() >= limit {
+                    break;
+                }
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
     /// Every article that ever placed the image, oldest id first.
     pub fn image_uses(&self, id: ImageId) -> Result<Vec<ArticleId>> {
         let mut out = Vec::new();
