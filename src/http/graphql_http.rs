@@ -142,7 +142,14 @@ async fn handle(state: &AppState, request: Request) -> Response {
     };
     let gql_request = match parts.method {
         Method::GET => from_get(state, &parts.uri, media),
-        Method::POST => from_post(state, &parts.headers, body, media).await,
+        Method::POST => {
+            // Uploads are for staff on a writer: anyone else is refused before a byte of the
+            // body is read.
+            if let Some(refusal) = super::multipart::refuse_upload(state, &parts.headers, &viewer, media) {
+                return refusal;
+            }
+            from_post(state, &parts.headers, body, media).await
+        }
         _ => {
             let mut r =
                 request_error(media, StatusCode::METHOD_NOT_ALLOWED, Code::BadInput, "use GET or POST");

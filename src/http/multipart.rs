@@ -12,10 +12,45 @@ use super::MAX_BODY;
 use super::graphql_http::{Media, request_error};
 use crate::Code;
 
-/// Files in one request.
-const MAX_FILES: usize = 4;
+/// Files in one request (an upload is one file).
+const MAX_FILES: usize = 1;
 
-/// A multipart request's GraphQL request, its files spooled to temporary files.
+/// Whether a request is a multipart one.
+fn is_multipart(headers: &axum::http::HeaderMap) -> bool {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    content_type.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("multipart/form-data")
+}
+
+/// The answer refusing a multipart request before its body is read: on a read replica
+/// (READ_ONLY), or without an editor's or admin's token (UNAUTHENTICATED). `None` lets it in.
+pub(super) fn refuse_upload(
+    state: &super::AppState,
+    headers: &axum::http::HeaderMap,
+    viewer: &crate::graphql::Viewer,
+    media: Media,
+) -> Option<Response> {
+    if !is_multipart(headers) {
+        return None;
+    }
+    if let Err(e) = state.archive.read_only() {
+        let status = StatusCode::from_u16(e.code().http_status()).unwrap_or(StatusCode::FORBIDDEN);
+        return Some(request_error(media, status, e.code(), e.to_string()));
+    }
+    if !viewer.is_staff() {
+        let mut r = request_error(
+            media,
+            StatusCode::UNAUTHORIZED,
+            Code::Unauthenticated,
+            "uploads need an editor's or admin's token: send `Authorization: Bearer <token>`",
+        );
+        r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return Some(r);
+    }
+    None
+}
+
+/// A multipart request's GraphQL request, its file held in memory (at most
+/// [`crate::archive::MAX_UPLOAD`] bytes; only staff get here).
 // The refusal is the answer itself, built once per refused request.
 #[allow(clippy::result_large_err)]
 pub(super) async fn from_multipart(
