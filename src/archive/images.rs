@@ -363,8 +363,10 @@ impl Archive {
         }
         let c: Crop =
             image.crop(crop).ok_or_else(|| bad(format!("image {} has no crop named {crop:?}", image.id)))?;
+        if c.width == 0 || c.height == 0 {
+            return Err(bad(format!("crop {crop:?} of image {} is empty", image.id)));
+        }
         let width = width.min(c.width);
-        let height = ((u64::from(c.height) * u64::from(width)).div_ceil(u64::from(c.width))).max(1) as u32;
         let (ext, media_type) = if webp { ("webp", "image/webp") } else { ("jpg", "image/jpeg") };
         let path = self
             .renditions_dir()
@@ -378,11 +380,19 @@ impl Archive {
         let format = image::guess_format(&master).map_err(|e| Error::Internal(e.to_string()))?;
         let decoded = decode(&master, format)
             .map_err(|e| Error::Internal(format!("decoding image {}: {e}", image.id)))?;
-        let scaled = decoded.crop_imm(c.x, c.y, c.width, c.height).resize_exact(
-            width,
-            height,
-            image::imageops::FilterType::Triangle,
-        );
+        // The crop as the master allows it (a restored or replicated event is not re-checked
+        // against the bytes), and a rendition of bounded size.
+        let (x, y) =
+            (c.x.min(decoded.width().saturating_sub(1)), c.y.min(decoded.height().saturating_sub(1)));
+        let (cw, ch) = (c.width.min(decoded.width() - x).max(1), c.height.min(decoded.height() - y).max(1));
+        let width = width.min(cw);
+        let height = (u64::from(ch) * u64::from(width)).div_ceil(u64::from(cw)).max(1);
+        if u64::from(width) * height > MAX_PIXELS {
+            return Err(bad(format!("crop {crop:?} of image {} is too tall to render", image.id)));
+        }
+        let height = height as u32;
+        let scaled =
+            decoded.crop_imm(x, y, cw, ch).resize_exact(width, height, image::imageops::FilterType::Triangle);
         let mut out = Vec::new();
         let encoded = if webp {
             image::codecs::webp::WebPEncoder::new_lossless(&mut out).encode(

@@ -62,6 +62,11 @@ pub(super) fn restore(
             .with_context(|| format!("removing the empty log in {}", log.display()))?;
     }
 
+    // The images' bytes first, each checked against its name: a damaged one stops the restore
+    // before any log is written.
+    store::blobs::Blobs::at(from.join("blobs"))
+        .copy_into(&store::blobs::Blobs::at(data.data.join("blobs")))
+        .with_context(|| format!("copying the blobs from {}", from.display()))?;
     let source = Store::open(&source_log, store::StoreOptions { map_size: data.map_size })
         .with_context(|| format!("opening the backup's log in {}", source_log.display()))?;
     let target = data.log_dir();
@@ -96,10 +101,6 @@ pub(super) fn restore(
         );
     }
     store.put_keys(&keys, &erased)?;
-    // The images' bytes, each checked against its name: a damaged one stops the restore.
-    store::blobs::Blobs::at(from.join("blobs"))
-        .copy_into(&store::blobs::Blobs::at(data.data.join("blobs")))
-        .with_context(|| format!("copying the blobs from {}", from.display()))?;
     for file in &copied {
         std::fs::copy(from.join(file), data.data.join(file))
             .with_context(|| format!("copying {file} from {}", from.display()))?;

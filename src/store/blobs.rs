@@ -60,6 +60,9 @@ pub struct Blobs {
     dir: PathBuf,
 }
 
+/// The largest blob the store copies (an upload's limit, 50 MiB): a larger file is damage.
+pub const MAX_BLOB: u64 = 50 << 20;
+
 impl Blobs {
     /// The blob store in `dir` (created on first write).
     pub fn at(dir: impl Into<PathBuf>) -> Blobs {
@@ -156,7 +159,7 @@ impl Blobs {
     pub fn copy_into(&self, dest: &Blobs) -> io::Result<u64> {
         let mut n = 0;
         for id in self.ids()? {
-            let bytes = fs::read(self.path(id))?;
+            let bytes = self.get(id, MAX_BLOB)?;
             if BlobId::of(&bytes) != id {
                 return Err(io::Error::new(io::ErrorKind::InvalidData, format!("blob {id} is damaged")));
             }
