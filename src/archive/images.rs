@@ -166,6 +166,21 @@ fn decode(bytes: &[u8], format: ImageFormat) -> image::ImageResult<DynamicImage>
     reader.decode()
 }
 
+/// Destroys an erased image's bytes on this node: its blob, and every rendition made of it.
+pub fn forget_image_bytes(store: &crate::store::Store, hash: BlobId) -> std::io::Result<()> {
+    store.blobs().remove(hash)?;
+    let data = store.path().parent().map(PathBuf::from).unwrap_or_default();
+    match std::fs::remove_dir_all(data.join("renditions").join(hash.to_string())) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Whether a stream's events can name blobs (an image's stream), from its name alone.
+pub fn names_blobs_in(stream: &str) -> bool {
+    matches!(crate::domain::StreamKind::parse(stream), Some(crate::domain::StreamKind::Image(_)))
+}
+
 /// Whether events of this type name blobs (from the type alone, without the payload).
 pub fn names_blobs(event_type: &str) -> bool {
     crate::domain::events::names_blobs(event_type)
@@ -227,6 +242,29 @@ impl Archive {
             },
             other => other,
         }
+    }
+
+    /// Erases an image: appends its tombstone (the store destroys the stream's key), then
+    /// destroys its bytes and renditions on this node. Replicas destroy theirs when they
+    /// restore the tombstone.
+    pub async fn erase_image(
+        &self,
+        actor: Option<&str>,
+        id: ImageId,
+        reason: String,
+        options: super::WriteOptions,
+    ) -> Result<Written> {
+        let hash = self.image_state(id)?.1.and_then(|i| BlobId::parse(&i.upload.hash));
+        let written =
+            self.execute(actor, Command::Image(id, ImageCommand::Erase { reason }), options).await?;
+        if let Some(hash) = hash {
+            let store = self.store.clone();
+            tokio::task::spawn_blocking(move || forget_image_bytes(&store, hash))
+                .await
+                .map_err(|e| Error::Internal(format!("destroying the bytes stopped: {e}")))?
+                .map_err(|e| Error::Internal(format!("destroying the bytes of image {id}: {e}")))?;
+        }
+        Ok(written)
     }
 
     fn already(&self, id: ImageId) -> Result<Written> {

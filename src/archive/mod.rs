@@ -16,7 +16,8 @@ mod rule;
 mod snapshot;
 
 pub use images::{
-    ImageReading, MAX_UPLOAD, Rendition, Upload, WIDTHS as IMAGE_WIDTHS, blobs_named, names_blobs,
+    ImageReading, MAX_UPLOAD, Rendition, Upload, WIDTHS as IMAGE_WIDTHS, blobs_named, forget_image_bytes,
+    names_blobs, names_blobs_in,
 };
 pub use import::{ImportError, ImportReport, import, import_with_blobs};
 pub use import_ninjs::{DEFAULT_RETRACTION, import_ninjs};

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::AuthorId;
 pub use super::image::{
-    ImageCropped, ImageDescribed, ImagePlaced, ImageRemoved, ImageRestored, ImageRetired, ImageTakenDown,
-    ImageUploaded,
+    ImageCropped, ImageDescribed, ImageErased, ImagePlaced, ImageRemoved, ImageRestored, ImageRetired,
+    ImageTakenDown, ImageUploaded,
 };
 pub use super::lifecycle::{ArticleErased, AuthorErased, LegalHoldPlaced, LegalHoldReleased};
 pub use super::schedule::ChangeScheduled;
@@ -222,6 +222,8 @@ pub enum Event {
     ImageTakenDown(ImageTakenDown),
     /// See [`ImageRestored`].
     ImageRestored(ImageRestored),
+    /// See [`ImageErased`].
+    ImageErased(ImageErased),
     ImagePlaced(ImagePlaced),
     ImageRemoved(ImageRemoved),
     /// Not a stored type: an event of an erased stream, whose payload can no longer be read.
@@ -256,7 +258,7 @@ pub enum DecodeError {
 }
 
 /// Every event type's name, in a fixed order.
-pub const EVENT_TYPES: [&str; 26] = [
+pub const EVENT_TYPES: [&str; 27] = [
     "AuthorRegistered",
     "AuthorRenamed",
     "ArticleDrafted",
@@ -283,6 +285,7 @@ pub const EVENT_TYPES: [&str; 26] = [
     "ImageRemoved",
     "ImageTakenDown",
     "ImageRestored",
+    "ImageErased",
 ];
 
 /// The type name [`Event::Shredded`] reports (never stored, never decoded).
@@ -318,6 +321,7 @@ impl Event {
             Event::ImageRemoved(_) => EVENT_TYPES[23],
             Event::ImageTakenDown(_) => EVENT_TYPES[24],
             Event::ImageRestored(_) => EVENT_TYPES[25],
+            Event::ImageErased(_) => EVENT_TYPES[26],
             Event::Shredded => SHREDDED,
         }
     }
@@ -354,6 +358,7 @@ impl Event {
             Event::ImageRetired(p) => serde_json::to_vec(p),
             Event::ImageTakenDown(p) => serde_json::to_vec(p),
             Event::ImageRestored(p) => serde_json::to_vec(p),
+            Event::ImageErased(p) => serde_json::to_vec(p),
             Event::ImagePlaced(p) => serde_json::to_vec(p),
             Event::ImageRemoved(p) => serde_json::to_vec(p),
             Event::Shredded => Ok(b"null".to_vec()),
@@ -403,6 +408,7 @@ impl Event {
             "ImageRetired" => Event::ImageRetired(serde_json::from_slice(payload).map_err(bad)?),
             "ImageTakenDown" => Event::ImageTakenDown(serde_json::from_slice(payload).map_err(bad)?),
             "ImageRestored" => Event::ImageRestored(serde_json::from_slice(payload).map_err(bad)?),
+            "ImageErased" => Event::ImageErased(serde_json::from_slice(payload).map_err(bad)?),
             "ImagePlaced" => Event::ImagePlaced(serde_json::from_slice(payload).map_err(bad)?),
             "ImageRemoved" => Event::ImageRemoved(serde_json::from_slice(payload).map_err(bad)?),
             other => return Err(DecodeError::UnknownType(other.to_owned())),
@@ -438,7 +444,9 @@ impl Event {
             Event::BylineAdded(_) | Event::BylineRemoved(_) => vec!["bylines"],
             Event::ArticleTakenDown(_) | Event::ArticleRestored(_) => vec!["takedown"],
             Event::ArticleScheduled(_) | Event::ArticleUnscheduled(_) => vec!["scheduledAt"],
-            Event::ArticleErased(_) | Event::AuthorErased(_) | Event::Shredded => Vec::new(),
+            Event::ArticleErased(_) | Event::AuthorErased(_) | Event::ImageErased(_) | Event::Shredded => {
+                Vec::new()
+            }
             Event::LegalHoldPlaced(_) | Event::LegalHoldReleased(_) => vec!["legalHold"],
             Event::ChangeScheduled(_) => vec!["scheduledChanges"],
             Event::ImageUploaded(_) => vec!["file", "caption", "credit", "alt"],
@@ -474,6 +482,7 @@ impl Event {
             Event::ImageRetired(r) => r.reason.as_deref(),
             Event::ImageTakenDown(t) => Some(&t.reason),
             Event::ImageRestored(r) => r.reason.as_deref(),
+            Event::ImageErased(e) => Some(&e.reason),
             _ => None,
         }
     }
@@ -518,7 +527,7 @@ impl Ahead {
 /// Whether events of this type erase their stream (read from the type alone, without the
 /// payload).
 pub fn is_erasure(event_type: &str) -> bool {
-    event_type == EVENT_TYPES[13] || event_type == EVENT_TYPES[14]
+    event_type == EVENT_TYPES[13] || event_type == EVENT_TYPES[14] || event_type == EVENT_TYPES[26]
 }
 
 /// Whether events of this type name bytes kept beside the log (an image's upload names its

@@ -149,6 +149,14 @@ pub struct ImageRestored {
     pub reason: Option<String>,
 }
 
+/// The image was erased: its bytes are destroyed on every node, and its stream keeps only this
+/// tombstone.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageErased {
+    /// Why (kept in the tombstone).
+    pub reason: String,
+}
+
 /// Where an image sits in an article.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -269,6 +277,8 @@ impl Image {
                 i.takedown = None;
                 i
             }
+            // Nothing is left of an erased image but its tombstone.
+            (_, Event::ImageErased(_)) => return None,
             (state, _) => return state,
         };
         image.version = meta.version;
@@ -329,6 +339,11 @@ pub enum ImageCommand {
         /// Why.
         reason: Option<String>,
     },
+    /// Erase it: its bytes are destroyed everywhere; only a tombstone stays (admins).
+    Erase {
+        /// Why (kept in the tombstone).
+        reason: String,
+    },
 }
 
 fn text(field: &str, value: Option<&str>, limit: usize) -> Result<(), Rejection> {
@@ -387,6 +402,12 @@ impl ImageCommand {
             ImageCommand::Retire { reason } | ImageCommand::Restore { reason } => {
                 text("reason", reason.as_deref(), super::commands::limits::NOTE)
             }
+            ImageCommand::Erase { reason } => {
+                if reason.trim().is_empty() {
+                    return Err(Rejection::invalid("reason", "an erasure needs its reason"));
+                }
+                text("reason", Some(reason), super::commands::limits::NOTE)
+            }
             ImageCommand::TakeDown { reason, legal_reference } => {
                 if reason.trim().is_empty() {
                     return Err(Rejection::invalid("reason", "a takedown needs its reason"));
@@ -413,6 +434,10 @@ pub fn decide(state: Option<&Image>, id: ImageId, command: &ImageCommand) -> Res
             Err(Rejection::Conflict(format!("image {id} is already uploaded")))
         }
         (None, _) => Err(Rejection::NotFound { kind: "image", id: id.to_string() }),
+        // A retired or taken-down image can still be erased.
+        (Some(_), ImageCommand::Erase { reason }) => {
+            Ok(vec![Event::ImageErased(ImageErased { reason: reason.clone() })])
+        }
         // A retired image can still be taken down, or restored.
         (Some(i), ImageCommand::TakeDown { reason, legal_reference }) => match &i.takedown {
             Some(_) => Err(Rejection::Conflict(format!("image {id} is already taken down"))),

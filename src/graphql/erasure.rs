@@ -36,6 +36,17 @@ pub struct EraseAuthorInput {
     pub idempotency_key: Option<String>,
 }
 
+/// Erase an image: its bytes are destroyed on every node.
+#[derive(InputObject)]
+pub struct EraseImageInput {
+    /// The image's id.
+    pub id: ID,
+    /// Why (kept in the tombstone): not blank, at most 16 KiB.
+    pub reason: String,
+    /// Makes retries safe.
+    pub idempotency_key: Option<String>,
+}
+
 /// Place a legal hold on an article or an author.
 #[derive(InputObject)]
 pub struct PlaceLegalHoldInput {
@@ -104,7 +115,7 @@ async fn hold(
         Some(StreamKind::Image(_)) => {
             return Err(error(
                 Code::BadInput,
-                format!("{} is an image: images are retired, not held or erased", id.as_str()),
+                format!("{} is an image: images are not held (erase one with eraseImage)", id.as_str()),
             ));
         }
         None => return Err(error(Code::NotFound, format!("no article or author has id {}", id.as_str()))),
@@ -158,6 +169,36 @@ impl ErasureMutation {
         let command =
             Command::Author(id, AuthorCommand::Lifecycle(Lifecycle::Erase { reason: input.reason }));
         erase(ctx, command, input.id, input.idempotency_key).await
+    }
+
+    /// Erase an image beyond recovery: its stream's key is destroyed (its captions, credits
+    /// and facts become unreadable in the log, the views and every export made afterwards),
+    /// and its bytes and renditions are destroyed on this node and on every replica as it
+    /// restores the tombstone. Articles that placed it show it to no one. A tombstone stays.
+    /// Not reversible. Admin token only. Errors: BAD_INPUT, NOT_FOUND (no such image, or
+    /// already erased), UNAUTHENTICATED, FORBIDDEN.
+    async fn erase_image(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The erasure.")] input: EraseImageInput,
+    ) -> async_graphql::Result<ErasurePayload> {
+        writable(ctx)?;
+        admin(ctx, "an erasure")?;
+        let id: crate::domain::ImageId = input
+            .id
+            .parse()
+            .map_err(|_| error(Code::BadInput, format!("{:?} is not an image id", input.id.as_str())))?;
+        let actor = match ctx.data_opt::<super::Viewer>() {
+            Some(super::Viewer::Staff { name, .. }) => Some(name.clone()),
+            _ => None,
+        };
+        let o = options(None, None, input.idempotency_key)?;
+        let archive = ctx.data::<Archive>()?;
+        let written = archive.erase_image(actor.as_deref(), id, input.reason, o).await.map_err(to_gql)?;
+        match super::mutation::answer(ctx, written).await? {
+            Outcome::Erased(position) => Ok(ErasurePayload { id: input.id, position }),
+            _ => Err(error(Code::Internal, "the erasure wrote no tombstone")),
+        }
     }
 
     /// Place a legal hold on an article or an author: erasing it is refused with LEGAL_HOLD

@@ -1,7 +1,8 @@
 //! Images' bytes beside the feed: a JetStream object store (`<stream>_BLOBS`), one object per
-//! blob, named by its BLAKE3 hash. The writer puts a blob before it publishes the event that
-//! names it; a replica fetches it, checks it against its name and stores it (synced) before
-//! it restores that event, so every replica serves the same bytes as the writer.
+//! image, named by the image's stream (`image-<id>`). The writer puts an image's bytes before
+//! it publishes the upload; a replica fetches them, checks them against the hash the upload
+//! names and stores them (synced) before it restores the upload, so every replica serves the
+//! same bytes as the writer. An erasure deletes the object before it is published.
 
 use async_nats::jetstream::{self, object_store};
 use tokio::io::AsyncReadExt;
@@ -38,11 +39,16 @@ pub async fn open(
     .map_err(|e| format!("creating blob bucket {name}: {e}"))
 }
 
-/// Puts a local blob in the bucket unless it is already there (checked against its name on
-/// the way: a damaged blob is never published).
-pub async fn put(bucket: &object_store::ObjectStore, local: &Blobs, id: BlobId) -> Result<(), String> {
-    let name = id.to_string();
-    if bucket.info(&name).await.is_ok() {
+/// Puts a local blob in the bucket as `object` unless it is already there (checked against its
+/// hash on the way: a damaged blob is never published).
+pub async fn put(
+    bucket: &object_store::ObjectStore,
+    local: &Blobs,
+    id: BlobId,
+    object: &str,
+) -> Result<(), String> {
+    let name = object.to_owned();
+    if bucket.info(&name).await.is_ok_and(|info| !info.deleted) {
         return Ok(());
     }
     let path = local.path(id);
@@ -63,13 +69,18 @@ pub async fn put(bucket: &object_store::ObjectStore, local: &Blobs, id: BlobId) 
         .map_err(|e| format!("putting blob {id}: {e}"))
 }
 
-/// Fetches a blob from the bucket into the local store unless it is there already: at most
-/// the upload limit, and only if its bytes hash to its name.
-pub async fn fetch(bucket: &object_store::ObjectStore, local: &Blobs, id: BlobId) -> Result<(), String> {
+/// Fetches `object` from the bucket into the local store as blob `id` unless it is there
+/// already: at most the upload limit, and only if its bytes hash to `id`.
+pub async fn fetch(
+    bucket: &object_store::ObjectStore,
+    local: &Blobs,
+    id: BlobId,
+    object: &str,
+) -> Result<(), String> {
     if local.contains(id) {
         return Ok(());
     }
-    let object = bucket.get(id.to_string()).await.map_err(|e| format!("fetching blob {id}: {e}"))?;
+    let object = bucket.get(object).await.map_err(|e| format!("fetching blob {id}: {e}"))?;
     let limit = crate::archive::MAX_UPLOAD as u64;
     let mut bytes = Vec::new();
     object.take(limit + 1).read_to_end(&mut bytes).await.map_err(|e| format!("reading blob {id}: {e}"))?;
@@ -77,7 +88,7 @@ pub async fn fetch(bucket: &object_store::ObjectStore, local: &Blobs, id: BlobId
         return Err(format!("blob {id} in the bucket is over {limit} bytes"));
     }
     if BlobId::of(&bytes) != id {
-        return Err(format!("blob {id} in the bucket does not hash to its name"));
+        return Err(format!("the bytes in the bucket for blob {id} do not hash to it"));
     }
     let local = local.clone();
     tokio::task::spawn_blocking(move || local.put(&bytes))
@@ -85,4 +96,15 @@ pub async fn fetch(bucket: &object_store::ObjectStore, local: &Blobs, id: BlobId
         .map_err(|e| e.to_string())?
         .map(drop)
         .map_err(|e| format!("storing blob {id}: {e}"))
+}
+
+/// Deletes an erased image's object (its chunks are purged from the bucket's stream). An
+/// object that is not there is no error.
+pub async fn forget(bucket: &object_store::ObjectStore, object: &str) -> Result<(), String> {
+    match bucket.info(object).await {
+        Ok(info) if !info.deleted => {
+            bucket.delete(object).await.map_err(|e| format!("deleting the bytes of {object}: {e}"))
+        }
+        _ => Ok(()),
+    }
 }

@@ -145,9 +145,12 @@ async fn session(store: &Store, link: &Link) -> Result<(), String> {
                 let id = crate::store::blobs::BlobId::parse(&claim.value).ok_or_else(|| {
                     format!("position {} names a blob {:?}", record.event.position, claim.value)
                 })?;
-                super::blobs::fetch(&objects, &local, id).await?;
+                super::blobs::fetch(&objects, &local, id, &record.event.stream).await?;
             }
         }
+        // An erased image's bytes go once its tombstone is restored: which they are is read
+        // from the image's upload while this log can still open it.
+        let forgotten = erased_blobs(store, &records).map_err(|e| format!("reading an erased image: {e}"))?;
         if !records.is_empty() {
             let later = store.restore_later(records).map_err(|e| format!("restoring: {e}"))?;
             tokio::task::spawn_blocking(move || later.wait())
@@ -155,6 +158,10 @@ async fn session(store: &Store, link: &Link) -> Result<(), String> {
                 .map_err(|e| e.to_string())?
                 .map_err(|e| format!("restoring: {e}"))?;
             link.done.store(next - 1, Ordering::Release);
+        }
+        for hash in forgotten {
+            crate::archive::forget_image_bytes(store, hash)
+                .map_err(|e| format!("destroying blob {hash}: {e}"))?;
         }
         link.remote.store(remote.max(next - 1), Ordering::Release);
         if remote < next {
@@ -222,4 +229,23 @@ async fn check_same_log(store: &Store, stream: &stream::Stream, head: u64, last:
         ));
     }
     Ok(())
+}
+
+/// The blobs of the images the batch erases, read from their uploads in this log. An upload
+/// this log cannot open (it met the image only after its key was destroyed) never brought its
+/// bytes here: there is nothing to destroy.
+fn erased_blobs(store: &Store, records: &[Restored]) -> crate::Result<Vec<crate::store::blobs::BlobId>> {
+    let mut out = Vec::new();
+    let reader = store.reader()?;
+    for record in records.iter().filter(|r| r.erases && crate::archive::names_blobs_in(&r.event.stream)) {
+        let Some(first) = reader.stream_positions(&record.event.stream, 1)?.next() else { continue };
+        let upload = reader.event(first?);
+        match upload.map_err(crate::Error::from).and_then(|e| crate::archive::blobs_named(&e)) {
+            Ok(ids) => out.extend(ids),
+            Err(e) => {
+                tracing::debug!(stream = %record.event.stream, error = %e, "an erased image's upload cannot be read here")
+            }
+        }
+    }
+    Ok(out)
 }

@@ -89,14 +89,20 @@ async fn session(store: &Store, link: &Link) -> Result<(), String> {
         for ((event, key), blobs) in events.iter().zip(keys).zip(named) {
             // The bytes an event names are in the bucket before the event is on the stream.
             for id in blobs {
-                super::blobs::put(&objects, &local, id).await?;
+                super::blobs::put(&objects, &local, id, &event.stream).await?;
             }
             // A stream's key is in the bucket before its first event is on the stream; an
-            // erasure destroys it there before the erasure itself is published.
+            // erasure destroys it there before the erasure itself is published (and an erased
+            // image's bytes leave the blob bucket).
             match key {
                 KeyChange::None => {}
                 KeyChange::Put(key) => super::keys::put(&bucket, &event.stream, &key).await?,
-                KeyChange::Shred => super::keys::shred(&bucket, &event.stream).await?,
+                KeyChange::Shred => {
+                    super::keys::shred(&bucket, &event.stream).await?;
+                    if crate::archive::names_blobs_in(&event.stream) {
+                        super::blobs::forget(&objects, &event.stream).await?;
+                    }
+                }
             }
             let (subject, message) = WireEvent::of(event, config.signing_key.as_deref()).into_message();
             let position = event.position;

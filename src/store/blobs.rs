@@ -108,6 +108,21 @@ impl Blobs {
         Ok(id)
     }
 
+    /// Destroys a blob (an erasure): its file is removed and the removal synced. Removing a
+    /// blob that is not there is no error.
+    pub fn remove(&self, id: BlobId) -> io::Result<()> {
+        let path = self.path(id);
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        if let Some(parent) = path.parent() {
+            File::open(parent)?.sync_all()?;
+        }
+        Ok(())
+    }
+
     /// A stored blob's bytes, at most `limit` of them (a larger file is damage).
     pub fn get(&self, id: BlobId, limit: u64) -> io::Result<Vec<u8>> {
         let file = File::open(self.path(id))?;

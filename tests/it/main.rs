@@ -14,6 +14,7 @@ mod erasure;
 mod fixtures;
 mod generated;
 mod hostile;
+mod image_erasure;
 mod image_takedown;
 mod image_transfer;
 mod image_web;

@@ -24,12 +24,14 @@ fn curl_upload(base: &str, token: &str, path: &std::path::Path) -> Value {
 }
 
 #[test]
-fn a_replica_serves_byte_identical_originals() {
+fn a_replica_serves_byte_identical_originals_and_destroys_them_with_an_erasure() {
     let Some(bin) = nats_server() else { return };
     let dir = tempfile::tempdir().unwrap();
     let nats = Nats::start(bin, &dir.path().join("nats"), &[]);
     let writer_dir = dir.path().join("writer");
     let editor = editor_token(&writer_dir);
+    let admin =
+        morgue::auth::Tokens::load(&writer_dir).unwrap().create("ops", morgue::graphql::Role::Admin).unwrap();
     let writer = Node::start(&writer_dir, &["--fixtures".into(), fixtures(), "--publish".into(), nats.url()]);
     let replica = Node::start(
         &dir.path().join("replica"),
@@ -66,5 +68,33 @@ fn a_replica_serves_byte_identical_originals() {
     });
     let hash = blake3::hash(&bytes).to_hex().to_string();
     let stored = dir.path().join("replica/blobs").join(&hash[..2]).join(&hash);
-    assert!(std::fs::read(stored).unwrap() == bytes, "the replica's blob is the writer's bytes");
+    assert!(std::fs::read(&stored).unwrap() == bytes, "the replica's blob is the writer's bytes");
+
+    // Erased on the writer: the replica destroys its copy when it restores the tombstone, and a
+    // replica started afterwards never gets the bytes.
+    rt.block_on(async {
+        let erased = gql(
+            &http,
+            &writer.base,
+            Some(&admin),
+            "mutation($i: ID!) { eraseImage(input: {id: $i, reason: \"destroy it\"}) { position } }",
+            json!({"i": image}),
+        )
+        .await;
+        let position: u64 =
+            erased["data"]["eraseImage"]["position"].as_str().expect("erased").parse().unwrap();
+        reach(&http, &replica, position).await;
+        let late = Node::start(
+            &dir.path().join("late"),
+            &["--follow".into(), nats.url(), "--writer-key".into(), writer_key(&writer_dir)],
+        );
+        reach(&http, &late, position).await;
+        for node in [&writer, &replica, &late] {
+            let original = http.get(format!("{}/images/{image}/original", node.base)).send().await.unwrap();
+            assert_eq!(original.status(), 404, "{}", node.base);
+        }
+    });
+    assert!(!stored.exists(), "the replica destroyed its copy");
+    let late_blob = dir.path().join("late/blobs").join(&hash[..2]).join(&hash);
+    assert!(!late_blob.exists(), "a replica started after the erasure never had the bytes");
 }

@@ -10,7 +10,7 @@ use crate::domain::{Event, StreamKind};
 
 impl Views {
     /// Deletes every row of `entity`: its snapshots at every version, its validity index, its
-    /// slug, its listings and counts, its takedown and its name.
+    /// slug, its listings and counts, its takedown and its name (an image: where it was used).
     pub(super) fn erase(
         &self,
         wtxn: &mut RwTxn,
@@ -26,6 +26,9 @@ impl Views {
             }
             (StreamKind::Author(id), Some(State::Author(old))) => {
                 self.index_author(wtxn, id, Some(old), None)?;
+            }
+            (StreamKind::Image(id), _) => {
+                delete_prefix(self.t.image_uses.remap_data_type::<Bytes>(), wtxn, &id.0.to_bytes())?;
             }
             _ => {}
         }
