@@ -113,8 +113,10 @@ proptest! {
         let r = reading(w, past.then(|| chrono::DateTime::parse_from_rfc3339("1900-01-01T00:00:00Z").unwrap().to_utc())).unwrap();
         let request = SearchRequest { query: query.clone(), offset, first, ..Default::default() };
         refused_as_a_read(w.archive.search(&r, request))?;
-        let request = SearchRequest { query, ..Default::default() };
+        let request = SearchRequest { query: query.clone(), ..Default::default() };
         refused_as_a_read(w.archive.timeline(&r, request, morgue::archive::history::Bucket::Year))?;
+        // The same text as an image search (`images(query)`): bounded, and never a crash.
+        refused_as_a_read(w.archive.images_matching(&r, &query, first))?;
     }
 
     #[test]
