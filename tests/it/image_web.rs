@@ -4,7 +4,9 @@
 
 use serde_json::json;
 
-use crate::images::{curl_upload, fixture, get, later_than, now, place, published_article, settle};
+use crate::images::{
+    curl_upload, drafted_article, fixture, get, later_than, now, place, published_article, settle,
+};
 use crate::server::Server;
 
 fn page(server: &Server, path: &str) -> (u16, String) {
@@ -96,14 +98,7 @@ fn an_image_only_in_a_draft_has_no_page_and_its_caption_never_shows() {
     let server = Server::start();
     let up = curl_upload(&server, Some(&server.editor), &fixture("lighthouse.png"), "The vexillary lamp");
     let image = up["data"]["uploadImage"]["image"]["id"].as_str().unwrap().to_owned();
-    let draft = server.ok(
-        Some(&server.editor),
-        "mutation { draftArticle(input: {headline: \"Unpublished\", body: \"Not yet.\", section: \"city\"}) { article { id } } }",
-        json!({}),
-    )["draftArticle"]["article"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let draft = drafted_article(&server, "Unpublished", "Not yet.");
     place(&server, &draft, &image);
     settle(&server);
     let (status, body) = page(&server, &format!("/images/{image}"));
@@ -170,14 +165,7 @@ fn images_are_found_by_their_captions_credits_and_alt_texts_as_of_the_instant() 
     let hidden =
         curl_upload(&server, Some(&server.editor), &fixture("lighthouse.png"), "The xylarium beacon");
     let hidden = hidden["data"]["uploadImage"]["image"]["id"].as_str().unwrap().to_owned();
-    let draft = server.ok(
-        Some(&server.editor),
-        "mutation { draftArticle(input: {headline: \"Later\", body: \"Not yet.\", section: \"city\"}) { article { id } } }",
-        json!({}),
-    )["draftArticle"]["article"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let draft = drafted_article(&server, "Later", "Not yet.");
     place(&server, &draft, &hidden);
     settle(&server);
     assert!(find("xylarium", None).is_empty());

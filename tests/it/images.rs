@@ -64,13 +64,19 @@ pub(crate) fn fixture(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/images").join(name)
 }
 
-pub(crate) fn published_article(server: &Server, body: &str) -> String {
+/// An article drafted by the editor (never published): its id.
+pub(crate) fn drafted_article(server: &Server, headline: &str, body: &str) -> String {
     let data = server.ok(
         Some(&server.editor),
-        "mutation($b: String!) { draftArticle(input: {headline: \"Harbour\", body: $b, section: \"city\"}) { article { id } } }",
-        json!({"b": body}),
+        "mutation($h: String!, $b: String!) { draftArticle(input: {headline: $h, body: $b, section: \"city\"}) { article { id } } }",
+        json!({"h": headline, "b": body}),
     );
-    let id = data["draftArticle"]["article"]["id"].as_str().unwrap().to_owned();
+    data["draftArticle"]["article"]["id"].as_str().unwrap().to_owned()
+}
+
+/// An article drafted and published by the editor, headlined "Harbour": its id.
+pub(crate) fn published_article(server: &Server, body: &str) -> String {
+    let id = drafted_article(server, "Harbour", body);
     server.ok(
         Some(&server.editor),
         "mutation($id: ID!) { publishArticle(input: {id: $id}) { position } }",
@@ -297,14 +303,7 @@ fn a_reader_cannot_fetch_an_image_only_ever_placed_in_a_draft() {
     let server = Server::start();
     let up = curl_upload(&server, Some(&server.editor), &fixture("lighthouse.png"), "zanzibarquokka at dusk");
     let image = up["data"]["uploadImage"]["image"]["id"].as_str().unwrap().to_owned();
-    let draft = server.ok(
-        Some(&server.editor),
-        "mutation { draftArticle(input: {headline: \"Unpublished\", body: \"Not yet.\", section: \"city\"}) { article { id } } }",
-        json!({}),
-    )["draftArticle"]["article"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let draft = drafted_article(&server, "Unpublished", "Not yet.");
     place(&server, &draft, &image);
 
     let paths = [
