@@ -17,12 +17,14 @@ impl Projections {
                 let dir = slot.generations.dir(n);
                 let fresh = Arc::new(Views::open(&dir, self.shared.map_size)?);
                 let mut fill = |views: &Views| -> Result<Position> {
-                    loop {
-                        let events = self.shared.store.read_all(views.checkpoint()?, self.batch())?;
-                        let Some(last) = events.last().map(|e| e.position) else { return views.checkpoint() };
+                    let (store, batch) = (&self.shared.store, self.batch());
+                    read_ahead(store, views.checkpoint()?, batch, |events| {
+                        let Some(last) = events.last().map(|e| e.position) else { return Ok(()) };
                         views.apply(&events)?;
-                        progress(last, self.shared.store.head());
-                    }
+                        progress(last, store.head());
+                        Ok(())
+                    })?;
+                    views.checkpoint()
                 };
                 fill(&fresh)?;
                 let _guard = slot.apply.lock().expect("lock poisoned");
@@ -65,4 +67,44 @@ impl Projections {
             }
         }
     }
+}
+
+/// Calls `apply` on every batch of up to `batch` events after `from`, up to the log's head, in
+/// order. Each batch is read from the log (and its payloads opened) on a thread of its own
+/// while the one before is applied.
+fn read_ahead(
+    store: &Store,
+    from: Position,
+    batch: usize,
+    mut apply: impl FnMut(Vec<store::RecordedEvent>) -> Result<()>,
+) -> Result<()> {
+    std::thread::scope(|scope| {
+        let (batches, read) = crossbeam_channel::bounded(1);
+        scope.spawn(move || {
+            let mut after = from;
+            loop {
+                let events = store.read_all(after, batch);
+                let more = match &events {
+                    Ok(events) => events.last().map(|e| e.position),
+                    Err(_) => None,
+                };
+                // A closed channel means the applying side stopped (on an error).
+                if batches.send(events).is_err() {
+                    return;
+                }
+                match more {
+                    Some(last) => after = last,
+                    None => return,
+                }
+            }
+        });
+        for events in read {
+            let events = events?;
+            if events.is_empty() {
+                break;
+            }
+            apply(events)?;
+        }
+        Ok(())
+    })
 }

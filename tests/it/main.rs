@@ -26,6 +26,7 @@ mod ninjs;
 mod ninjs_import;
 mod operations;
 mod project;
+mod project_batches;
 mod replicate;
 mod replicate_images;
 mod restore;

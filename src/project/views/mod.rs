@@ -18,13 +18,15 @@ use crate::domain::events::Event;
 use crate::domain::{Article, ArticleId, Author, AuthorId, Image, StreamKind};
 use crate::store::{Env, RecordedEvent};
 
+mod encoder;
 mod erase;
 mod read;
 mod snapshot;
 
+use encoder::Encoder;
 pub use read::ViewReader;
 pub use snapshot::{ArticleFacts, Stated};
-use snapshot::{decode_facts, decode_snapshot, encode_snapshot};
+use snapshot::{Envelope, decode_facts, decode_snapshot};
 
 /// What built a views generation; a different value means "rebuild".
 pub const VIEWS_VERSION: &str = "views/2 (snapshots zstd)";
@@ -147,6 +149,7 @@ pub struct Page<T> {
     pub total: u64,
 }
 
+#[derive(Clone)]
 enum State {
     Article(Box<Article>),
     Author(Author),
@@ -270,9 +273,12 @@ impl Views {
             return Err(Error::Gap { checkpoint, next: events[0].position });
         }
         let mut cache: HashMap<[u8; 17], (Option<State>, u64)> = HashMap::new();
-        for event in events {
-            self.apply_one(&mut wtxn, &mut cache, event)?;
-        }
+        Encoder::run(&self.t, &mut wtxn, events.len(), |wtxn, encoder| {
+            for event in events {
+                self.apply_one(wtxn, &mut cache, encoder, event)?;
+            }
+            Ok(())
+        })?;
         self.t.meta.put(&mut wtxn, "checkpoint", &last.position.0.to_be_bytes())?;
         wtxn.commit()?;
         Ok(())
@@ -282,6 +288,7 @@ impl Views {
         &self,
         wtxn: &mut RwTxn,
         cache: &mut HashMap<[u8; 17], (Option<State>, u64)>,
+        encoder: &mut Encoder,
         event: &RecordedEvent,
     ) -> Result<()> {
         let Some(kind) = StreamKind::parse(&event.stream) else { return Ok(()) };
@@ -294,6 +301,10 @@ impl Views {
             Entry::Vacant(_) => self.load_current(wtxn, &entity, kind)?,
         };
         if decoded.erases() {
+            // Every state handed to the encoder is written before the erasure deletes them all.
+            // (A shredded stream's events no longer open, so a batch read after the erasure
+            // holds none of its states; this keeps the order right whatever the batch.)
+            encoder.flush(&self.t, wtxn)?;
             self.erase(wtxn, &entity, kind, previous.as_ref())?;
             cache.insert(entity, (None, 0));
             return Ok(());
@@ -339,12 +350,16 @@ impl Views {
         if let Some(state) = &next {
             let key = state_key(&entity, event.position);
             let shared = same_body.then_some(body_at);
-            self.t.states.put(wtxn, &key, &encode_snapshot(event, state, shared))?;
+            encoder.put(&self.t, wtxn, key, Envelope::of(event), state.clone(), shared)?;
             let key = effective_key(&entity, event.effective_at.timestamp_micros(), event.position);
             self.t.effective.put(wtxn, &key, &())?;
         }
         if let (StreamKind::Article(id), Some(State::Article(new))) = (kind, &next) {
             let was = matches!(&previous, Some(State::Article(old)) if old.takedown.is_some());
+            if new.takedown.is_some() {
+                // The takedown lists every version's state, this one's included.
+                encoder.flush(&self.t, wtxn)?;
+            }
             self.index_takedown(wtxn, &entity, id, was, new.takedown.is_some())?;
         }
         cache.insert(entity, (next, body_at));

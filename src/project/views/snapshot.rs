@@ -55,9 +55,29 @@ impl Stated for Image {
     fn take_body(&mut self, _holder: Self) {}
 }
 
-/// The bytes of `state` after `event`; `body_at` is the position of the snapshot holding the
-/// same body, when an earlier one does.
-pub(super) fn encode_snapshot(event: &RecordedEvent, state: &State, body_at: Option<u64>) -> Vec<u8> {
+/// The envelope facts a snapshot stores: those of the event that produced it.
+pub(super) struct Envelope {
+    version: u64,
+    position: u64,
+    effective_us: i64,
+    recorded_us: i64,
+}
+
+impl Envelope {
+    /// The facts of `event`.
+    pub(super) fn of(event: &RecordedEvent) -> Envelope {
+        Envelope {
+            version: event.version,
+            position: event.position.0,
+            effective_us: event.effective_at.timestamp_micros(),
+            recorded_us: event.recorded_at.timestamp_micros(),
+        }
+    }
+}
+
+/// The bytes of `state` after the event of `envelope`; `body_at` is the position of the
+/// snapshot holding the same body, when an earlier one does.
+pub(super) fn encode_snapshot(envelope: &Envelope, state: &State, body_at: Option<u64>) -> Vec<u8> {
     let json = match (state, body_at) {
         (State::Article(a), Some(_)) => {
             let without = Article { body: String::new(), ..a.as_ref().clone() };
@@ -69,10 +89,10 @@ pub(super) fn encode_snapshot(event: &RecordedEvent, state: &State, body_at: Opt
     };
     let json = json.expect("states of strings, ids and instants always serialize");
     let mut out = Vec::with_capacity(64 + json.len());
-    out.extend_from_slice(&event.version.to_be_bytes());
-    out.extend_from_slice(&event.position.0.to_be_bytes());
-    out.extend_from_slice(&event.effective_at.timestamp_micros().to_be_bytes());
-    out.extend_from_slice(&event.recorded_at.timestamp_micros().to_be_bytes());
+    out.extend_from_slice(&envelope.version.to_be_bytes());
+    out.extend_from_slice(&envelope.position.to_be_bytes());
+    out.extend_from_slice(&envelope.effective_us.to_be_bytes());
+    out.extend_from_slice(&envelope.recorded_us.to_be_bytes());
     match body_at {
         Some(at) => {
             out.push(2);
