@@ -91,21 +91,21 @@ impl Encoder {
         })
     }
 
-    /// Puts `state` under `key`, now or once encoded.
+    /// Puts `state` under `key`, now or once encoded (a copy, then).
     pub(super) fn put(
         &mut self,
         t: &Tables,
         wtxn: &mut RwTxn,
         key: [u8; 25],
         envelope: Envelope,
-        state: State,
+        state: &State,
         body_at: Option<u64>,
     ) -> Result<()> {
-        let job = Job { key, envelope, state, body_at };
         match self {
-            Encoder::Inline => put_all(t, wtxn, encode(vec![job])),
+            Encoder::Inline => Ok(t.states.put(wtxn, &key, &encode_snapshot(&envelope, state, body_at))?),
             Encoder::Beside { jobs, done, chunk, outstanding, .. } => {
-                chunk.push(job);
+                // Only a state encoded on the other thread is copied.
+                chunk.push(Job { key, envelope, state: state.clone(), body_at });
                 if chunk.len() < CHUNK {
                     return Ok(());
                 }

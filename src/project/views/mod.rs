@@ -350,7 +350,7 @@ impl Views {
         if let Some(state) = &next {
             let key = state_key(&entity, event.position);
             let shared = same_body.then_some(body_at);
-            encoder.put(&self.t, wtxn, key, Envelope::of(event), state.clone(), shared)?;
+            encoder.put(&self.t, wtxn, key, Envelope::of(event), state, shared)?;
             let key = effective_key(&entity, event.effective_at.timestamp_micros(), event.position);
             self.t.effective.put(wtxn, &key, &())?;
         }
