@@ -5,16 +5,22 @@
 //! The images are read through the reader rule one by one, rather than from the article
 //! index: an article's indexed text cannot follow its images' captions as they change, are
 //! retired or are taken down, and a reader must find only what was public at the instant.
+//! An article search's `caption:` clauses are answered the same way, then joined to the
+//! articles whose version at the instant places one of the images found.
 
 use std::collections::HashSet;
 
 use super::{Archive, ImageReading, Reading, Snapshot};
 use crate::Result;
-use crate::domain::Image;
+use crate::domain::{Image, ImageId};
 use crate::project::search::query::stems;
 
 /// The most images an image search looks through, newest first.
 pub const IMAGES_SCANNED: usize = 10_000;
+/// The most images one `caption:` clause of an article search joins to.
+pub const CAPTION_IMAGES: usize = 1_000;
+/// The most `caption:` clauses one article search may hold (LIMIT beyond): each reads images.
+pub const CAPTION_CLAUSES: usize = 4;
 
 impl Archive {
     /// Images whose caption, credit or alt text at the reading holds one of `query`'s words,
@@ -26,8 +32,28 @@ impl Archive {
         first: usize,
     ) -> Result<Vec<Snapshot<Image>>> {
         super::limits::check_query_text(query)?;
-        let words = stems(query);
-        if words.is_empty() || first == 0 {
+        self.images_where(reading, first, &stems(query), false)
+    }
+
+    /// The images (up to [`CAPTION_IMAGES`]) that a search's `caption:` clause with `text`
+    /// finds articles through: those the reader may see at the reading whose caption, credit or
+    /// alt text as it stood then holds every word of `text`.
+    pub(super) fn images_captioned(&self, reading: &Reading, text: &str) -> Result<Vec<ImageId>> {
+        let found = self.images_where(reading, CAPTION_IMAGES, &stems(text), true)?;
+        Ok(found.into_iter().map(|snap| snap.state.id).collect())
+    }
+
+    /// The newest images the reader may see at the reading whose words (caption, credit and
+    /// alt text as they stood then, analysed as the search index does) hold one of `words`, or
+    /// `all` of them: at most `first`. No words, nothing.
+    fn images_where(
+        &self,
+        reading: &Reading,
+        first: usize,
+        words: &HashSet<String>,
+        all: bool,
+    ) -> Result<Vec<Snapshot<Image>>> {
+        if first == 0 || words.is_empty() {
             return Ok(Vec::new());
         }
         let ids = self.projections_or_err()?.views().read()?.newest_images(IMAGES_SCANNED)?;
@@ -37,7 +63,8 @@ impl Archive {
             let i = &snap.state;
             let texts = [i.caption.as_deref(), i.credit.as_deref(), i.alt.as_deref()];
             let own: HashSet<String> = texts.into_iter().flatten().flat_map(stems).collect();
-            if words.iter().any(|w| own.contains(w)) {
+            let holds = |w: &String| own.contains(w);
+            if if all { words.iter().all(holds) } else { words.iter().any(holds) } {
                 out.push(*snap);
                 if out.len() >= first {
                     break;

@@ -288,15 +288,18 @@ time_travel_fields! {
     }
 
     /// Full-text search over published articles: words, "phrases", AND/OR, -word,
-    /// `headline:`, `author:`, `section:`. Ranked by relevance.
+    /// `headline:`, `author:`, `section:`, `caption:`. Ranked by relevance.
     #[allow(clippy::too_many_arguments)]
     #[graphql(complexity = "super::list_cost(first, 10, child_complexity)")]
     async fn search(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The query: words (all must match), \"phrases\", AND/OR, -word to exclude, \
-                          and `headline:`, `author:`, `section:` to search one field. An empty query \
-                          matches every published article. Bad syntax is BAD_INPUT.")]
+                          and `headline:`, `author:`, `section:` to search one field; `caption:word` or \
+                          `caption:\"a phrase\"` finds articles through their images' captions, credits \
+                          and alt text as they stood at the search's instant (at most 4 such clauses, \
+                          LIMIT beyond). An empty query matches every published article. Bad syntax \
+                          is BAD_INPUT.")]
         query: String,
         #[graphql(desc = "Only this section (`politics`).")] section: Option<String>,
         #[graphql(desc = "Only articles crediting this author.")] author_id: Option<ID>,

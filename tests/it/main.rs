@@ -15,6 +15,7 @@ mod fixtures;
 mod generated;
 mod hostile;
 mod image_erasure;
+mod image_search;
 mod image_takedown;
 mod image_transfer;
 mod image_web;

@@ -34,7 +34,7 @@ use crate::domain::{Article, ArticleId, AuthorId, StreamKind};
 use crate::store::RecordedEvent;
 
 /// What built a search generation (schema and analyzers).
-pub const SEARCH_VERSION: &str = "search/4 (en_stem, keyword, published in microseconds, windows beside with their ends, text in the views)";
+pub const SEARCH_VERSION: &str = "search/5 (en_stem, keyword, published in microseconds, windows beside with their ends, text in the views, placements)";
 
 /// The indexing threads' memory, all together: a segment is written out when it fills. Used
 /// only while documents arrive faster than commits (a rebuild, a replica catching up): 256 MiB
@@ -54,6 +54,10 @@ struct Fields {
     author_id: Field,
     section: Field,
     tag: Field,
+    /// The placements' own captions and credits (the images' own are joined at query time).
+    caption: Field,
+    /// The ids of the images the version places.
+    image: Field,
     published: Field,
     facets: Field,
     eff_from: Field,
@@ -80,7 +84,9 @@ fn schema() -> (Schema, Fields) {
         headline: b.add_text_field("headline", text.clone()),
         summary: b.add_text_field("summary", text.clone()),
         body: b.add_text_field("body", text.clone()),
-        author: b.add_text_field("author", text),
+        author: b.add_text_field("author", text.clone()),
+        caption: b.add_text_field("caption", text),
+        image: b.add_text_field("image", STRING),
         author_id: b.add_text_field("author_id", STRING),
         section: b.add_text_field("section", keyword.clone()),
         tag: b.add_text_field("tag", keyword),
@@ -421,6 +427,15 @@ impl SearchIndex {
         doc.add_facet(f.facets, Facet::from_path(["section", a.section.as_str()]));
         for tag in &a.tags {
             doc.add_text(f.tag, tag);
+        }
+        // Where the version places images: their ids (a `caption:` clause joins them to the
+        // images' captions as they stand at the search's instant), and the placements' own
+        // captions and credits, which belong to this version.
+        for placement in &a.images {
+            doc.add_text(f.image, placement.image_id.to_string());
+            for text in [&placement.caption, &placement.credit].into_iter().flatten() {
+                doc.add_text(f.caption, text);
+            }
         }
         // Byline names as they stood when this version was written.
         let at = At { as_of: None, basis: Some(snap.position) };
