@@ -26,9 +26,11 @@ RUN apt-get update && apt-get install -y --no-install-recommends curl && rm -rf 
 COPY --from=build /src/target/release/morgue /usr/local/bin/morgue
 # The fictional Gazette, for a demo only: the image starts empty unless MORGUE_FIXTURES names it.
 COPY fixtures/archive.jsonl /app/fixtures/archive.jsonl
+COPY fixtures/images /app/fixtures/images
 ENV MORGUE_DATA=/data \
     MORGUE_LISTEN=0.0.0.0:8080 \
     MORGUE_FIXTURES=none \
+    MORGUE_FIXTURE_IMAGES=/app/fixtures/images/images.json \
     MORGUE_LOG=info
 USER morgue
 VOLUME /data

@@ -16,6 +16,7 @@ mod bench;
 mod compact;
 pub mod exit;
 mod export;
+mod fixture_images;
 mod generate;
 mod http_args;
 mod import;
@@ -87,7 +88,8 @@ impl DataArgs {
 #[allow(clippy::large_enum_variant)]
 pub enum Commands {
     /// Serve the archive: GraphQL at /graphql, GraphiQL at /graphiql, health at /healthz and
-    /// /readyz, metrics at /metrics. An empty archive is first filled with the fixtures.
+    /// /readyz, metrics at /metrics. An empty archive is first filled with the fixtures
+    /// and their images.
     /// Stops gracefully on Ctrl-C or SIGTERM (in-flight writes finish).
     Serve {
         #[command(flatten)]
@@ -100,6 +102,11 @@ pub enum Commands {
         /// A replica (`--follow`) never loads them: its log comes from the stream.
         #[arg(long, env = "MORGUE_FIXTURES", default_value = "fixtures/archive.jsonl")]
         fixtures: PathBuf,
+        /// Pictures uploaded and placed after the fixtures load (a JSON list of files beside
+        /// it, with their captions, credits, alt texts and the articles they go in); `none`
+        /// for none. Read only when the fixtures are loaded.
+        #[arg(long, env = "MORGUE_FIXTURE_IMAGES", default_value = "fixtures/images/images.json")]
+        fixture_images: PathBuf,
         #[command(flatten)]
         /// CORS, introspection and persisted queries.
         http: HttpArgs,
@@ -375,9 +382,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         None => None,
     };
     match cli.command {
-        Commands::Serve { data, listen, fixtures, http, replication } => {
+        Commands::Serve { data, listen, fixtures, fixture_images, http, replication } => {
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(serve::serve(data, listen, fixtures, http.options()?, replication))
+            runtime.block_on(serve::serve(
+                data,
+                listen,
+                (fixtures, fixture_images),
+                http.options()?,
+                replication,
+            ))
         }
         Commands::Schema => {
             print!("{}", crate::graphql::sdl());

@@ -11,7 +11,7 @@ use super::*;
 pub(super) async fn serve(
     data: DataArgs,
     listen: std::net::SocketAddr,
-    fixtures: PathBuf,
+    (fixtures, images): (PathBuf, PathBuf),
     http: crate::http::HttpOptions,
     replication: ReplicationArgs,
 ) -> anyhow::Result<ExitCode> {
@@ -44,6 +44,12 @@ pub(super) async fn serve(
             })
             .await??;
             tracing::info!(events = report.appended, "fixtures loaded; indexing them before listening");
+            if images.as_os_str() != "none" && images.exists() {
+                let written = super::fixture_images::load(&archive, &images).await?;
+                tracing::info!(events = written, list = %images.display(), "fixture images uploaded and placed");
+            } else if images.as_os_str() != "none" {
+                tracing::warn!(list = %images.display(), "no fixture images to load");
+            }
             if let Some(p) = archive.projections() {
                 p.wait_for(archive.store().head(), Duration::from_secs(600)).await?;
             }

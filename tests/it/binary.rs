@@ -24,12 +24,24 @@ pub(crate) fn serve(data: &std::path::Path) -> Served {
     served
 }
 
-/// Starts `morgue serve` on `data` with `--fixtures fixtures` (`none` loads nothing); returns
-/// once it listens, and whether it said it loaded the fixtures.
+/// Starts `morgue serve` on `data` with `--fixtures fixtures` (`none` loads nothing) and no
+/// fixture images, so the fixtures' head is 339; returns once it listens, and whether it said
+/// it loaded the fixtures.
 pub(crate) fn spawn_serve(data: &std::path::Path, fixtures: &std::path::Path) -> (Served, bool) {
+    spawn_serve_with(data, fixtures, std::path::Path::new("none"))
+}
+
+/// [`spawn_serve`] with `--fixture-images images`.
+pub(crate) fn spawn_serve_with(
+    data: &std::path::Path,
+    fixtures: &std::path::Path,
+    images: &std::path::Path,
+) -> (Served, bool) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_morgue"))
         .args(["serve", "--listen", "127.0.0.1:0", "--map-size", "1073741824", "--fixtures"])
         .arg(fixtures)
+        .arg("--fixture-images")
+        .arg(images)
         .env("MORGUE_DATA", data)
         .env("MORGUE_LOG", "info")
         .stdout(Stdio::null())
@@ -77,7 +89,10 @@ fn the_readme_tour_runs_as_written() {
     let blocks: Vec<&str> = tour.split("```sh\n").skip(1).map(|b| b.split("```").next().unwrap()).collect();
     assert!(blocks.len() >= 4, "the tour has its examples");
     let dir = tempfile::tempdir().unwrap();
-    let served = serve(dir.path());
+    // As the README's command starts it: the fixtures and their images.
+    let (served, loaded) =
+        spawn_serve_with(dir.path(), &manifest("archive.jsonl"), &manifest("images/images.json"));
+    assert!(loaded);
     // The tour as a reader would type it, with the binary this test built and the port it got.
     let script = blocks
         .iter()
@@ -187,5 +202,110 @@ fn sigterm_lets_in_flight_writes_finish_and_loses_none() {
             store.reader().unwrap().event(morgue::Position(p)).is_ok(),
             "acknowledged write {p} is in the log"
         );
+    }
+}
+
+fn manifest(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+}
+
+/// A reader's GET of `path` on `served`: status, content type and body.
+fn fetch(served: &Served, path: &str) -> (u16, String, Vec<u8>) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let resp = reqwest::get(format!("http://{}{path}", served.address)).await.unwrap();
+        let kind =
+            resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        (resp.status().as_u16(), kind, resp.bytes().await.unwrap().to_vec())
+    })
+}
+
+#[test]
+fn serve_loads_the_fixture_images_and_a_reader_sees_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (served, loaded) =
+        spawn_serve_with(dir.path(), &manifest("archive.jsonl"), &manifest("images/images.json"));
+    assert!(loaded);
+    let list: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(manifest("images/images.json")).unwrap()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let query = "{ lead: article(slug: \"gannet-head-lighthouse-lit\") { images { role caption credit image { id alt width } } } \
+                 inline: article(slug: \"gannet-head-light-goes-automatic\") { images { role caption } } \
+                 dusk: search(query: \"caption:dusk\") { hits { article { slug } } } \
+                 keeper: search(query: \"caption:keeper\") { hits { article { slug } } } }";
+    let body: serde_json::Value = rt.block_on(async {
+        let url = format!("http://{}/graphql", served.address);
+        let resp = reqwest::Client::new().post(url).json(&serde_json::json!({"query": query})).send().await;
+        resp.unwrap().json().await.unwrap()
+    });
+    assert!(body.get("errors").is_none(), "{body}");
+    // One upload and its two placements, after the fixtures' 339 events.
+    assert_eq!(body["extensions"]["basis"], "342", "{body}");
+    let lead = &body["data"]["lead"]["images"][0];
+    assert_eq!(lead["role"], "LEAD", "{body}");
+    assert_eq!(lead["caption"], list[0]["caption"]);
+    assert_eq!(lead["credit"], list[0]["credit"]);
+    assert_eq!(lead["image"]["alt"], list[0]["alt"]);
+    let inline = &body["data"]["inline"]["images"][0];
+    assert_eq!(
+        (&inline["role"], &inline["caption"]),
+        (&"INLINE".into(), &list[0]["placements"][1]["caption"])
+    );
+    // The image's own caption finds both articles; a placement's own caption, only its own.
+    let slugs = |search: &str| {
+        let mut slugs: Vec<String> = body["data"][search]["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["article"]["slug"].as_str().unwrap().to_owned())
+            .collect();
+        slugs.sort();
+        slugs
+    };
+    assert_eq!(slugs("dusk"), ["gannet-head-light-goes-automatic", "gannet-head-lighthouse-lit"], "{body}");
+    assert_eq!(slugs("keeper"), ["gannet-head-light-goes-automatic"], "{body}");
+
+    // A reader gets the very bytes drawn for the fixtures, a rendition, and the lead image on
+    // the article's page.
+    let id = lead["image"]["id"].as_str().unwrap();
+    let (status, _, original) = fetch(&served, &format!("/images/{id}/original"));
+    assert_eq!((status, original), (200, std::fs::read(manifest("images/lighthouse.png")).unwrap()));
+    let (status, kind, _) = fetch(&served, &format!("/images/{id}/full/320.jpg"));
+    assert_eq!((status, kind.as_str()), (200, "image/jpeg"));
+    let (status, _, page) = fetch(&served, "/articles/gannet-head-lighthouse-lit");
+    let page = String::from_utf8(page).unwrap();
+    assert_eq!(status, 200);
+    assert!(page.contains("srcset=") && page.contains(&format!("/images/{id}/")), "{page}");
+}
+
+#[test]
+fn a_bad_fixture_image_list_names_the_entry_and_the_field() {
+    let lists = [
+        (
+            r#"[{"file": "lighthouse.png", "placements": [{"article": "nope", "role": "LEAD"}]}]"#,
+            "entry 0, field \"placements[0].article\"",
+        ),
+        (r#"[{"file": "../archive.jsonl"}]"#, "entry 0, field \"file\""),
+        (r#"[{"file": "missing.png"}]"#, "entry 0, field \"file\""),
+        (r#"{"file": 1}"#, "not a list"),
+    ];
+    for (list, named) in lists {
+        let dir = tempfile::tempdir().unwrap();
+        let images = dir.path().join("images");
+        std::fs::create_dir(&images).unwrap();
+        std::fs::copy(manifest("images/lighthouse.png"), images.join("lighthouse.png")).unwrap();
+        std::fs::write(images.join("images.json"), list).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_morgue"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--map-size", "1073741824", "--fixtures"])
+            .arg(manifest("archive.jsonl"))
+            .arg("--fixture-images")
+            .arg(images.join("images.json"))
+            .env("MORGUE_DATA", dir.path().join("data"))
+            .env("MORGUE_LOG", "warn")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{list}: {stderr}");
+        assert!(stderr.contains(named), "{list}: expected {named:?} in {stderr}");
     }
 }

@@ -165,6 +165,7 @@ impl Node {
         let mut command = Command::new(env!("CARGO_BIN_EXE_morgue"));
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--map-size", "1073741824"])
+            .args(["--fixture-images", "none"])
             .args(args)
             .env("MORGUE_DATA", data)
             .env("MORGUE_LOG", "info");
