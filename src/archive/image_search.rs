@@ -11,15 +11,16 @@
 use std::collections::HashSet;
 
 use super::{Archive, ImageReading, Reading, Snapshot};
-use crate::Result;
-use crate::domain::{Image, ImageId};
+use crate::domain::Image;
+use crate::project::search::query::join_captions;
 use crate::project::search::query::stems;
+use crate::{Error, Result};
 
 /// The most images an image search looks through, newest first.
 pub const IMAGES_SCANNED: usize = 10_000;
 /// The most images one `caption:` clause of an article search joins to.
 pub const CAPTION_IMAGES: usize = 1_000;
-/// The most `caption:` clauses one article search may hold (LIMIT beyond): each reads images.
+/// The most `caption:` clauses one article search may hold (LIMIT beyond).
 pub const CAPTION_CLAUSES: usize = 4;
 
 impl Archive {
@@ -32,45 +33,78 @@ impl Archive {
         first: usize,
     ) -> Result<Vec<Snapshot<Image>>> {
         super::limits::check_query_text(query)?;
-        self.images_where(reading, first, &stems(query), false)
+        self.images_where(reading, first, &stems(query))
     }
 
-    /// The images (up to [`CAPTION_IMAGES`]) that a search's `caption:` clause with `text`
-    /// finds articles through: those the reader may see at the reading whose caption, credit or
-    /// alt text as it stood then holds every word of `text`.
-    pub(super) fn images_captioned(&self, reading: &Reading, text: &str) -> Result<Vec<ImageId>> {
-        let found = self.images_where(reading, CAPTION_IMAGES, &stems(text), true)?;
-        Ok(found.into_iter().map(|snap| snap.state.id).collect())
+    /// The article query `query` with its `caption:` clauses joined to the images that answer
+    /// them (see [`join_captions`]): for each clause, the images (up to [`CAPTION_IMAGES`]) the
+    /// reader may see at the reading whose caption, credit or alt text as it stood then holds
+    /// every word of the clause. The images are read once for all the clauses.
+    pub(super) fn captions_joined(&self, reading: &Reading, query: &str) -> Result<String> {
+        let mut clauses: Vec<HashSet<String>> = Vec::new();
+        join_captions(query, |text| -> Result<Vec<String>> {
+            if clauses.len() == CAPTION_CLAUSES {
+                return Err(Error::Limit(format!("a search may hold {CAPTION_CLAUSES} caption: clauses")));
+            }
+            clauses.push(stems(text));
+            Ok(Vec::new())
+        })?;
+        let mut found: Vec<Vec<String>> = vec![Vec::new(); clauses.len()];
+        if clauses.iter().any(|words| !words.is_empty()) {
+            self.scan_images(reading, |snap, own| {
+                for (words, ids) in clauses.iter().zip(found.iter_mut()) {
+                    let room = ids.len() < CAPTION_IMAGES;
+                    if room && !words.is_empty() && words.iter().all(|w| own.contains(w)) {
+                        ids.push(snap.state.id.to_string());
+                    }
+                }
+                found.iter().all(|ids| ids.len() >= CAPTION_IMAGES)
+            })?;
+        }
+        let mut answers = found.into_iter();
+        join_captions(query, |_| -> Result<Vec<String>> { Ok(answers.next().unwrap_or_default()) })
     }
 
     /// The newest images the reader may see at the reading whose words (caption, credit and
-    /// alt text as they stood then, analysed as the search index does) hold one of `words`, or
-    /// `all` of them: at most `first`. No words, nothing.
+    /// alt text as they stood then, analysed as the search index does) hold one of `words`:
+    /// at most `first`. No words, nothing.
     fn images_where(
         &self,
         reading: &Reading,
         first: usize,
         words: &HashSet<String>,
-        all: bool,
     ) -> Result<Vec<Snapshot<Image>>> {
-        if first == 0 || words.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids = self.projections_or_err()?.views().read()?.newest_images(IMAGES_SCANNED)?;
         let mut out = Vec::new();
+        if first == 0 || words.is_empty() {
+            return Ok(out);
+        }
+        self.scan_images(reading, |snap, own| {
+            if words.iter().any(|w| own.contains(w)) {
+                out.push(snap.clone());
+            }
+            out.len() >= first
+        })?;
+        Ok(out)
+    }
+
+    /// Shows `visit` the newest images (up to [`IMAGES_SCANNED`]) the reader may see at the
+    /// reading, each with its words (caption, credit and alt text as they stood then, analysed
+    /// as the search index does), until it answers true.
+    fn scan_images(
+        &self,
+        reading: &Reading,
+        mut visit: impl FnMut(&Snapshot<Image>, &HashSet<String>) -> bool,
+    ) -> Result<()> {
+        let ids = self.projections_or_err()?.views().read()?.newest_images(IMAGES_SCANNED)?;
         for id in ids {
             let ImageReading::Found(snap) = self.image(reading, id)? else { continue };
             let i = &snap.state;
             let texts = [i.caption.as_deref(), i.credit.as_deref(), i.alt.as_deref()];
             let own: HashSet<String> = texts.into_iter().flatten().flat_map(stems).collect();
-            let holds = |w: &String| own.contains(w);
-            if if all { words.iter().all(holds) } else { words.iter().any(holds) } {
-                out.push(*snap);
-                if out.len() >= first {
-                    break;
-                }
+            if visit(&snap, &own) {
+                break;
             }
         }
-        Ok(out)
+        Ok(())
     }
 }

@@ -254,18 +254,7 @@ impl Archive {
         request.at = reading.at;
         self.hide_taken_down(reading, &mut request)?;
         if request.query.contains("caption:") {
-            let mut clauses = 0;
-            request.query = crate::project::search::query::join_captions(&request.query, |text| {
-                clauses += 1;
-                if clauses > super::image_search::CAPTION_CLAUSES {
-                    return Err(crate::Error::Limit(format!(
-                        "a search may hold {} caption: clauses",
-                        super::image_search::CAPTION_CLAUSES
-                    )));
-                }
-                let ids = self.images_captioned(reading, text)?;
-                Ok(ids.iter().map(ToString::to_string).collect())
-            })?;
+            request.query = self.captions_joined(reading, &request.query)?;
         }
         let projections = self.projections_or_err()?;
         Ok(projections.search().search(&request, &projections.views())?)

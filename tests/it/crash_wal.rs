@@ -6,7 +6,8 @@
 //! plus a random part of what was written since (512-byte sectors of the write-ahead log and
 //! of LMDB's file, and the checkpoint's rename or not), then opens it. Every time, each
 //! acknowledged event must be there, every event there must be the one the live log holds at
-//! its position (nothing torn, nothing invented), and `verify` must pass.
+//! its position (nothing torn, nothing invented), and `verify` must pass. A run makes 1,000
+//! cuts, or `MORGUE_POWER_CUTS` of them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -102,7 +103,10 @@ fn acknowledged_appends_survive_any_power_cut() {
     let dir = tempfile::tempdir().unwrap();
     let live: PathBuf = dir.path().join("log");
     let mut rng = Rng(crate::crash::seed());
-    eprintln!("power-cut test seed {}", rng.0);
+    // 1,000 in every `cargo test`; MORGUE_POWER_CUTS=5000 (say) for a longer run.
+    let cuts_wanted: usize =
+        std::env::var("MORGUE_POWER_CUTS").ok().and_then(|n| n.parse().ok()).unwrap_or(1000);
+    eprintln!("power-cut test seed {}, {cuts_wanted} cuts", rng.0);
 
     let durable = Arc::new(Mutex::new(Durable::default()));
     let observer: store::SyncObserver = {
@@ -153,7 +157,7 @@ fn acknowledged_appends_survive_any_power_cut() {
     let crashes = dir.path().join("crashes");
     let mut beyond: Vec<(Position, store::Hash)> = Vec::new();
     let mut cuts = 0;
-    while cuts < 1000 {
+    while cuts < cuts_wanted {
         let (crash, acked_now) = {
             // Holding the images still: the writer waits at its next sync, as a disk would
             // be cut between two of them.

@@ -216,7 +216,7 @@ pub fn search(archive: &Archive, r: &Reading, params: &Params) -> Result<Markup>
     let total = results.total.unwrap_or_default() as usize;
     let body = html! {
         form.search method="get" action="/" role="search" {
-            input type="search" name="q" value=(q) placeholder="Search: words, \"phrases\", -word, headline:, author:, section:" aria-label="Search the archive";
+            input type="search" name="q" value=(q) placeholder="Search: words, \"phrases\", -word, headline:, author:, section:, caption:" aria-label="Search the archive";
             @if let Some(a) = &params.as_of { input type="hidden" name="asOf" value=(a); }
             @if let Some(b) = params.basis { input type="hidden" name="basis" value=(b); }
             button type="submit" { "Search" }
